@@ -1,0 +1,376 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Validate checks every key and returns all problems found, each a
+// *FieldError naming its key, joined with errors.Join; nil if there are
+// none. It only reads c: Parse has already filled derived defaults.
+func (c *Config) Validate() error {
+	var p problems
+	checkListen(&p, "listen", c.Listen)
+	checkBaseURL(&p, "base_url", c.BaseURL)
+	checkURLPath(&p, "endpoint_path", c.EndpointPath)
+	if c.DataDir == "" {
+		p.add("data_dir", "must be set")
+	}
+	checkBaseURL(&p, "site.url", c.Site.URL)
+	if c.Site.Generator != GeneratorJekyll && c.Site.Generator != GeneratorHugo {
+		p.add("site.generator", "must be jekyll or hugo, got %q", c.Site.Generator)
+	}
+	c.Repo.validate(&p)
+	c.Media.validate(&p, c.EndpointPath)
+	c.Thumbnails.validate(&p)
+	c.Auth.validate(&p)
+	for i, o := range c.CORS.Origins {
+		checkOrigin(&p, fmt.Sprintf("cors.origins[%d]", i), o)
+	}
+	validateHooks(&p, c.Hooks)
+	c.Log.validate(&p)
+	return errors.Join(p...)
+}
+
+// problems collects FieldErrors so that one run reports every bad key.
+type problems []error
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, &FieldError{Key: key, Err: fmt.Errorf(format, args...)})
+}
+
+func (r *RepoConfig) validate(p *problems) {
+	if r.Path == "" {
+		p.add("repo.path", "must be set")
+	}
+	checkRemote(p, "repo.remote", r.Remote)
+	if err := checkBranch(r.Branch); err != nil {
+		p.add("repo.branch", "%v", err)
+	}
+	switch r.Push {
+	case PushSync, PushAsync, PushOff:
+	default:
+		p.add("repo.push", "must be sync, async or off, got %q", string(r.Push))
+	}
+	if r.PushDelay < 0 {
+		p.add("repo.push_delay", "must not be negative, got %s", r.PushDelay)
+	}
+	if r.SSHKey != "" && r.SSHKnownHosts == "" {
+		p.add("repo.ssh_known_hosts", "must be set with repo.ssh_key, so the server's key is checked")
+	}
+	checkIdent(p, "repo.author_name", r.AuthorName)
+	checkIdent(p, "repo.author_email", r.AuthorEmail)
+}
+
+func (m *MediaConfig) validate(p *problems, endpointPath string) {
+	checkRepoDir(p, "media.dir", m.Dir)
+	checkURLPath(p, "media.url_path", m.URLPath)
+	if m.Serve && (m.URLPath == endpointPath || m.URLPath == "/") {
+		p.add("media.url_path", "must not be %q while media.serve is true: it would hide the endpoint", m.URLPath)
+	}
+	if m.Depth < 0 || m.Depth > 4 {
+		p.add("media.depth", "must be 0 to 4, got %d", m.Depth)
+	}
+	if m.Width < 1 || m.Width > 8 {
+		p.add("media.width", "must be 1 to 8, got %d", m.Width)
+	}
+	if m.Depth*m.Width > 64 {
+		p.add("media.depth", "depth × width must be at most 64 (the hash's length), got %d", m.Depth*m.Width)
+	}
+	if m.MaxSize <= 0 {
+		p.add("media.max_size", "must be more than 0, got %s", m.MaxSize)
+	}
+	if len(m.Types) == 0 {
+		p.add("media.types", "must list at least one type")
+	}
+	supported := SupportedTypes()
+	for i, t := range m.Types {
+		key := fmt.Sprintf("media.types[%d]", i)
+		switch {
+		case !slices.Contains(supported, t):
+			p.add(key, "unsupported type %q (supported: %s)", t, strings.Join(supported, ", "))
+		case slices.Index(m.Types, t) < i:
+			p.add(key, "duplicate %q", t)
+		}
+	}
+}
+
+func (t *ThumbnailsConfig) validate(p *problems) {
+	for i, w := range t.Widths {
+		key := fmt.Sprintf("thumbnails.widths[%d]", i)
+		switch {
+		case w <= 0:
+			p.add(key, "must be more than 0, got %d", w)
+		case slices.Index(t.Widths, w) < i:
+			p.add(key, "duplicate %d", w)
+		}
+	}
+	if t.Quality < 1 || t.Quality > 100 {
+		p.add("thumbnails.quality", "must be 1 to 100, got %d", t.Quality)
+	}
+	if t.MaxPixels <= 0 {
+		p.add("thumbnails.max_pixels", "must be more than 0, got %d", t.MaxPixels)
+	}
+}
+
+func (a *AuthConfig) validate(p *problems) {
+	if u := checkHTTPURL(p, "auth.me", a.Me); u != nil && u.Fragment != "" {
+		p.add("auth.me", "must not have a fragment, got %q", a.Me)
+	}
+	if a.TokenEndpoint != "" {
+		checkEndpoint(p, "auth.token_endpoint", a.TokenEndpoint)
+	}
+	if a.IntrospectionEndpoint != "" {
+		checkEndpoint(p, "auth.introspection_endpoint", a.IntrospectionEndpoint)
+	}
+	if len(a.Scopes) == 0 {
+		p.add("auth.scopes", "must list at least one scope, or no upload is allowed")
+	}
+	checkScopes(p, "auth.scopes", a.Scopes)
+	checkScopes(p, "auth.delete_scopes", a.DeleteScopes)
+	if a.CacheTTL < 0 {
+		p.add("auth.cache_ttl", "must not be negative, got %s", a.CacheTTL)
+	}
+	for i, t := range a.Tokens {
+		key := fmt.Sprintf("auth.tokens[%d]", i)
+		if !isHex64(t.SHA256) {
+			p.add(key+".sha256", "must be 64 hex characters (sha256 of the token), got %d characters", len(t.SHA256))
+		} else if slices.IndexFunc(a.Tokens[:i], func(o StaticToken) bool { return strings.EqualFold(o.SHA256, t.SHA256) }) >= 0 {
+			p.add(key+".sha256", "duplicate token")
+		}
+		if strings.TrimSpace(t.Scope) == "" {
+			p.add(key+".scope", "must list at least one scope")
+		}
+	}
+	if a.TokenEndpoint == "" && a.IntrospectionEndpoint == "" && !a.Discover && len(a.Tokens) == 0 {
+		p.add("auth", "no way to verify tokens: set token_endpoint, introspection_endpoint, discover: true or tokens")
+	}
+}
+
+func validateHooks(p *problems, hooks []HookConfig) {
+	for i, h := range hooks {
+		key := fmt.Sprintf("hooks[%d]", i)
+		if strings.TrimSpace(h.Name) == "" {
+			p.add(key+".name", "must be set")
+		} else if j := slices.IndexFunc(hooks[:i], func(o HookConfig) bool { return o.Name == h.Name }); j >= 0 {
+			p.add(key+".name", "duplicate %q (also hooks[%d])", h.Name, j)
+		}
+		if len(h.Events) == 0 {
+			p.add(key+".events", "must list at least one of %s", strings.Join(Events(), ", "))
+		}
+		for j, e := range h.Events {
+			ekey := fmt.Sprintf("%s.events[%d]", key, j)
+			switch {
+			case !slices.Contains(Events(), e):
+				p.add(ekey, "unknown event %q (events: %s)", e, strings.Join(Events(), ", "))
+			case slices.Index(h.Events, e) < j:
+				p.add(ekey, "duplicate %q", e)
+			}
+		}
+		switch {
+		case len(h.Command) > 0 && h.URL != "":
+			p.add(key, "set command or url, not both")
+		case len(h.Command) == 0 && h.URL == "":
+			p.add(key, "must set command (an argv list) or url")
+		case len(h.Command) > 0:
+			if h.Command[0] == "" {
+				p.add(key+".command[0]", "must name the program")
+			}
+			if h.Secret != "" {
+				p.add(key+".secret", "only signs webhooks: set url, or drop secret")
+			}
+		default:
+			checkHTTPURL(p, key+".url", h.URL)
+		}
+		if h.Timeout <= 0 {
+			p.add(key+".timeout", "must be more than 0, got %s", h.Timeout)
+		}
+	}
+}
+
+func (l *LogConfig) validate(p *problems) {
+	if l.Format != "text" && l.Format != "json" {
+		p.add("log.format", "must be text or json, got %q", l.Format)
+	}
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p.add("log.level", "must be debug, info, warn or error, got %q", l.Level)
+	}
+}
+
+func checkListen(p *problems, key, addr string) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		p.add(key, "must be host:port, like \"127.0.0.1:8080\", got %q", addr)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		p.add(key, "port must be a number 0 to 65535, got %q", port)
+	}
+}
+
+// checkHTTPURL reports whether s is an absolute http(s) URL, returning it
+// parsed when it is.
+func checkHTTPURL(p *problems, key, s string) *url.URL {
+	if s == "" {
+		p.add(key, "must be set to an absolute http(s) URL")
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		p.add(key, "must be an absolute http(s) URL, got %q", s)
+		return nil
+	}
+	return u
+}
+
+// checkBaseURL checks a URL that paths are appended to.
+func checkBaseURL(p *problems, key, s string) {
+	u := checkHTTPURL(p, key, s)
+	if u == nil {
+		return
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		p.add(key, "must be a plain base URL without user, query or fragment, got %q", s)
+	}
+}
+
+// checkEndpoint requires https for token endpoints, since the token
+// travels to them, except on loopback where it does not leave the host.
+func checkEndpoint(p *problems, key, s string) {
+	u := checkHTTPURL(p, key, s)
+	if u != nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		p.add(key, "must use https (http only on loopback), got %q", s)
+	}
+}
+
+// isLoopback covers localhost, 127.0.0.0/8 and ::1.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func checkOrigin(p *problems, key, s string) {
+	if s == "*" {
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.Opaque != "" {
+		p.add(key, "must be \"*\" or an origin like \"https://example.com\", got %q", s)
+	}
+}
+
+// checkURLPath wants an absolute, clean path: "/media", not "media" or "/media/".
+func checkURLPath(p *problems, key, s string) {
+	switch {
+	case !strings.HasPrefix(s, "/"):
+		p.add(key, "must start with \"/\", got %q", s)
+	case path.Clean(s) != s || strings.ContainsAny(s, "?#"):
+		p.add(key, "must be a clean path without trailing slash, query or fragment, got %q", s)
+	}
+}
+
+// checkRepoDir wants a folder inside the repository, written with slashes.
+func checkRepoDir(p *problems, key, s string) {
+	switch {
+	case s == "":
+		p.add(key, "must be set")
+	case path.IsAbs(s) || strings.Contains(s, "\\"):
+		p.add(key, "must be a relative path with \"/\" separators, got %q", s)
+	case s == "." || s == ".." || strings.HasPrefix(s, "../"):
+		p.add(key, "must be a folder inside the repository, got %q", s)
+	case path.Clean(s) != s:
+		p.add(key, "must be a clean path (no \"..\", \".\", \"//\" or trailing \"/\"), got %q", s)
+	case slices.ContainsFunc(strings.Split(s, "/"), func(e string) bool { return strings.EqualFold(e, ".git") }):
+		p.add(key, "must not contain a .git folder, got %q", s)
+	}
+}
+
+// checkRemote accepts a URL of a scheme git speaks, scp-like host:path, or a
+// local path; it refuses only what cannot be a remote.
+func checkRemote(p *problems, key, s string) {
+	if s == "" {
+		return
+	}
+	if strings.HasPrefix(s, "-") || strings.ContainsAny(s, " \t\r\n") {
+		p.add(key, "must be a URL, host:path or path, got %q", s)
+		return
+	}
+	if scheme, _, ok := strings.Cut(s, "://"); ok {
+		switch scheme {
+		case "https", "http", "ssh", "git", "file":
+		default:
+			p.add(key, "unsupported scheme %q (use https, http, ssh, git or file)", scheme)
+		}
+	}
+}
+
+// checkIdent refuses what git cannot write in an author line.
+func checkIdent(p *problems, key, s string) {
+	if strings.TrimSpace(s) == "" {
+		p.add(key, "must be set")
+	} else if strings.ContainsAny(s, "<>\n\r\x00") {
+		p.add(key, "must not contain <, > or line breaks, got %q", s)
+	}
+}
+
+func checkScopes(p *problems, key string, scopes []string) {
+	for i, s := range scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
+			p.add(fmt.Sprintf("%s[%d]", key, i), "must be one scope word, got %q", s)
+		}
+	}
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkBranch applies git check-ref-format's rules to refs/heads/<name>.
+func checkBranch(name string) error {
+	bad := func(why string) error { return fmt.Errorf("invalid branch name %q: %s", name, why) }
+	switch {
+	case name == "":
+		return errors.New("must be set")
+	case name == "@" || name == "HEAD":
+		return bad("reserved name")
+	case strings.HasPrefix(name, "-"):
+		return bad("starts with -")
+	case strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//"):
+		return bad("empty path component")
+	case strings.HasSuffix(name, "."):
+		return bad("ends with .")
+	case strings.Contains(name, "..") || strings.Contains(name, "@{"):
+		return bad(`contains ".." or "@{"`)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || strings.ContainsRune(" ~^:?*[\\", r) {
+			return bad(fmt.Sprintf("contains %q", r))
+		}
+	}
+	for _, part := range strings.Split(name, "/") {
+		if strings.HasPrefix(part, ".") || strings.HasSuffix(part, ".lock") {
+			return bad(`a component starts with "." or ends with ".lock"`)
+		}
+	}
+	return nil
+}
