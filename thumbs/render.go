@@ -1,0 +1,150 @@
+package thumbs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/disintegration/imaging"
+)
+
+// Filters chosen by BenchmarkFilters (filters_test.go), which scores each
+// against a float Lanczos-3 reference from the full-size image:
+//
+//   - firstFilter takes the (possibly load-shrunk) image to the largest
+//     width, a ratio between 1 and 2 after shrink-on-load.
+//   - cascadeFilter takes each thumbnail to the next smaller one.
+var (
+	firstFilter   = imaging.CatmullRom
+	cascadeFilter = imaging.CatmullRom
+)
+
+// step is one thumbnail to make, in displayed pixels.
+type step struct {
+	width, height int
+}
+
+// plan lists the thumbnails for an image, largest first: every configured
+// width below the displayed width, each at least 1 px high.
+func (m *Maker) plan(h header) []step {
+	d := h.displayed()
+	var steps []step
+	for _, w := range m.widths {
+		if w >= d.Width {
+			continue
+		}
+		ht := int(math.Round(float64(w) * float64(d.Height) / float64(d.Width)))
+		steps = append(steps, step{width: w, height: max(ht, 1)})
+	}
+	return steps
+}
+
+// loadDenom picks how much the decoder may shrink while decoding (JPEG
+// only): the largest of 1, 2, 4, 8 that keeps the decoded image at least as
+// large as the largest thumbnail in both directions, as libvips'
+// shrink-on-load does.
+func loadDenom(storedW, storedH int, first step, transposed bool) int {
+	tw, th := first.width, first.height
+	if transposed {
+		tw, th = th, tw
+	}
+	denom := 1
+	for _, d := range []int{2, 4, 8} {
+		if (storedW+d-1)/d >= tw && (storedH+d-1)/d >= th {
+			denom = d
+		}
+	}
+	return denom
+}
+
+// render decodes once and cascades the resizes, largest first, each from
+// the previous result. Resizing happens in stored orientation and only
+// the small results are turned, and each thumbnail is encoded on its own
+// goroutine while the next one is resized.
+func (m *Maker) render(ctx context.Context, path string, h header, plan []step) ([]Thumbnail, error) {
+	tr := transposes(h.orientation)
+	src, err := decode(path, h.format, loadDenom(h.width, h.height, plan[0], tr))
+	if err != nil {
+		return nil, err
+	}
+
+	out := make([]Thumbnail, len(plan))
+	errs := make([]error, len(plan))
+	var wg sync.WaitGroup
+	prev := src
+	filter := firstFilter
+	for i, s := range plan {
+		if err := ctx.Err(); err != nil {
+			errs[i] = err
+			break
+		}
+		w, ht := s.width, s.height
+		if tr {
+			w, ht = ht, w
+		}
+		small := imaging.Resize(prev, w, ht, filter)
+		prev, filter = small, cascadeFilter
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = m.write(orient(small, h.orientation), h.format.jpegOut)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, t := range out {
+			if t.Path != "" {
+				os.Remove(t.Path)
+			}
+		}
+		return nil, fmt.Errorf("thumbnail %s: %w", path, err)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// write encodes img to a new file in the temp dir.
+func (m *Maker) write(img image.Image, asJPEG bool) (Thumbnail, error) {
+	b := img.Bounds()
+	t := Thumbnail{Size: Size{Width: b.Dx(), Height: b.Dy()}, Ext: "png", Type: "image/png"}
+	if asJPEG {
+		t.Ext, t.Type = "jpg", "image/jpeg"
+	}
+	f, err := os.CreateTemp(m.tempDir, fmt.Sprintf("thumb-*-%dw.%s", t.Width, t.Ext))
+	if err != nil {
+		return Thumbnail{}, fmt.Errorf("create: %w", err)
+	}
+	if asJPEG {
+		err = jpeg.Encode(f, opaqueRGBA(img), &jpeg.Options{Quality: m.quality})
+	} else {
+		err = png.Encode(f, img)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return Thumbnail{}, fmt.Errorf("encode %s: %w", f.Name(), err)
+	}
+	t.Path = f.Name()
+	return t, nil
+}
+
+// opaqueRGBA presents an NRGBA image from a JPEG source as RGBA, which the
+// JPEG encoder reads on its fast path instead of pixel by pixel through
+// At. The two layouts are the same when every pixel is opaque, as a JPEG
+// source's always are.
+func opaqueRGBA(img image.Image) image.Image {
+	n, ok := img.(*image.NRGBA)
+	if !ok {
+		return img
+	}
+	return &image.RGBA{Pix: n.Pix, Stride: n.Stride, Rect: n.Rect}
+}
