@@ -63,7 +63,7 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 			// sh writes its own pid and its background child's, then waits:
 			// only killing the whole group stops the child.
 			script := `echo $$ > "$0"; sleep 100 & echo $! >> "$0"; sleep 100`
-			h := Hook{Name: "hang", Events: []string{tt.event}, Command: []string{"sh", "-c", script, pidFile}, Timeout: 300 * time.Millisecond}
+			h := Hook{Name: "hang", Events: []string{tt.event}, Command: []string{"sh", "-c", script, pidFile}, Timeout: 500 * time.Millisecond}
 			r, _, _ := testRunner(t, []Hook{h}, Options{Env: []string{"PATH=" + os.Getenv("PATH")}})
 
 			start := time.Now()
@@ -77,7 +77,7 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 				closeRunner(t, r)
 			}
 			if elapsed := time.Since(start); elapsed > 2*time.Second {
-				t.Errorf("hook with a 300ms timeout took %v", elapsed)
+				t.Errorf("hook with a 500ms timeout took %v", elapsed)
 			}
 			if got, want := runs(r, "hang", tt.event, resultTimeout), 1.0; got != want {
 				t.Errorf("runs{result=timeout}: got %v, want %v", got, want)
