@@ -56,8 +56,9 @@ func Load(path string, getenv func(string) string) (Config, error) {
 // ${VAR} in a string value is replaced by getenv("VAR") (empty when unset);
 // $$ is a literal $. A key with no value (null) keeps its default, while an
 // empty list ([]) is an empty list: `thumbnails.widths: []` turns
-// thumbnails off. Every error is a *FieldError naming its key, joined with
-// errors.Join when there are several.
+// thumbnails off. Every problem with a key is a *FieldError naming it, all
+// of them joined with errors.Join; a YAML syntax error, a duplicate key or a
+// second document is reported with goccy's line and column instead.
 func Parse(data []byte, getenv func(string) string) (Config, error) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
