@@ -1,0 +1,153 @@
+// Package server is spano's HTTP side: the Micropub media endpoint, its
+// queries, serving of committed media, health, CORS and the one place where
+// errors become Micropub JSON responses.
+//
+// New builds every route in one constructor. Handlers are written as a
+// straight line returning error; a single adapter turns a typed *Error into
+// {"error","error_description"} and anything else into a bare 500 whose
+// detail is only logged. The access log has one line per request and never
+// holds a token: access_token is redacted from logged URLs and headers are
+// not logged at all.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"spano/hashstore"
+	"spano/hooks"
+	"spano/indieauth"
+	"spano/repo"
+	"spano/thumbs"
+)
+
+// Verifier checks an access token; *indieauth.Verifier is the real one.
+type Verifier interface {
+	Verify(ctx context.Context, token string) (indieauth.Token, error)
+}
+
+// Repository is the site repository as the server uses it; *repo.Repo is
+// the real one. It is an interface because the server must not know how
+// commits are grouped, pushed or retried.
+type Repository interface {
+	Commit(ctx context.Context, c repo.Change) (repo.Result, error)
+	Stat(ctx context.Context, path string) (repo.Entry, error)
+	Open(ctx context.Context, path string) (repo.Content, repo.Entry, error)
+	Healthy(ctx context.Context) error
+}
+
+// Hooks runs the owner's hooks; *hooks.Runner is the real one. Nil in
+// Options means no hooks.
+type Hooks interface {
+	Veto(ctx context.Context, ev hooks.Event) error
+	Notify(ev hooks.Event)
+}
+
+// Options are the server's dependencies and the config values it needs.
+// cmd/spano builds each dependency from the config file.
+type Options struct {
+	Verifier Verifier
+	Repo     Repository
+	Store    *hashstore.Store
+	Images   *thumbs.Maker // nil: no image checks and no thumbnails
+	Hooks    Hooks         // nil: no hooks
+
+	BaseURL      string // this service's public URL, for q=config
+	EndpointPath string // e.g. "/micropub/media"
+	SiteURL      string // where the site is published
+	MediaURLPath string // where the site serves media.dir, e.g. "/media"
+	MaxSize      int64  // media.max_size in bytes
+	Scopes       []string
+	StripGPS     bool
+	Serve        bool     // serve committed media at MediaURLPath
+	CORSOrigins  []string // "*" allows any origin
+
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now
+}
+
+// Server holds the handlers' dependencies. It is built by New and used
+// only through the http.Handler New returns.
+type Server struct {
+	verifier Verifier
+	repo     Repository
+	store    *hashstore.Store
+	images   *thumbs.Maker
+	hooks    Hooks
+
+	baseURL      string
+	endpointPath string
+	siteURL      string
+	mediaURLPath string
+	maxSize      int64
+	scopes       []string
+	stripGPS     bool
+	corsOrigins  []string
+
+	log *slog.Logger
+	now func() time.Time
+}
+
+// New returns the handler serving every spano route with its middleware:
+// request ids, the access log, CORS on every response and 204 for OPTIONS.
+func New(opts Options) http.Handler {
+	s := &Server{
+		verifier:     opts.Verifier,
+		repo:         opts.Repo,
+		store:        opts.Store,
+		images:       opts.Images,
+		hooks:        opts.Hooks,
+		baseURL:      strings.TrimRight(opts.BaseURL, "/"),
+		endpointPath: "/" + strings.Trim(opts.EndpointPath, "/"),
+		siteURL:      strings.TrimRight(opts.SiteURL, "/"),
+		mediaURLPath: "/" + strings.Trim(opts.MediaURLPath, "/"),
+		maxSize:      opts.MaxSize,
+		scopes:       opts.Scopes,
+		stripGPS:     opts.StripGPS,
+		corsOrigins:  opts.CORSOrigins,
+		log:          opts.Logger,
+		now:          opts.Now,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("system", "http")
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.mediaURLPath == "/" {
+		s.mediaURLPath = ""
+	}
+
+	r := mux.NewRouter()
+	r.NotFoundHandler = s.handle(func(http.ResponseWriter, *http.Request) error { return errNotFound })
+	r.MethodNotAllowedHandler = s.handle(func(http.ResponseWriter, *http.Request) error { return errMethodNotAllowed })
+
+	r.Handle(s.endpointPath, s.handle(s.upload)).Methods(http.MethodPost)
+	r.Handle(s.endpointPath, s.handle(s.query)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/healthz", s.handle(s.healthz)).Methods(http.MethodGet, http.MethodHead)
+	if opts.Serve {
+		r.PathPrefix(s.mediaURLPath + "/").Handler(s.handle(s.serveMedia)).Methods(http.MethodGet, http.MethodHead)
+	}
+
+	return s.accessLog(s.cors(r))
+}
+
+// writeJSON sends v with status; an encoding failure can only be logged
+// since the status line is already out.
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if err := encodeJSON(w, v); err != nil {
+		s.log.WarnContext(r.Context(), "write response", "err", err, "request_id", requestID(r.Context()))
+	}
+}

@@ -1,0 +1,324 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"spano/gpsstrip"
+	"spano/hashstore"
+	"spano/hooks"
+	"spano/indieauth"
+	"spano/repo"
+	"spano/thumbs"
+)
+
+const (
+	// multipartSlack is what a request may hold beyond media.max_size:
+	// boundaries, part headers and small ignored fields. The file itself
+	// is held to max_size by the hashstore.
+	multipartSlack = 1 << 20
+	// maxTokenField caps the access_token form field; real tokens are far
+	// shorter.
+	maxTokenField = 4096
+)
+
+// upload is POST {endpoint_path}: one file in multipart/form-data, stored
+// in the repository under the hash of its bytes. It reads as a straight
+// line: token (when it is in the header or query) → stream the form,
+// spooling the file while hashing it → token (when it came in the body) →
+// strip GPS → image checks and thumbnails → upload hook → commit → 201.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+
+	// A token in the header or query is checked before a byte of the body
+	// is read, so a bad token costs no upload.
+	early, err := indieauth.Extract(r, "")
+	if err != nil && !errors.Is(err, indieauth.ErrNoToken) {
+		return err
+	}
+	var tok indieauth.Token
+	if early != "" {
+		if tok, err = s.authorize(ctx, early); err != nil {
+			return err
+		}
+	}
+
+	limit := s.maxSize + multipartSlack
+	if r.ContentLength > limit {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: codeInvalidRequest,
+			Description: fmt.Sprintf("file is larger than %d bytes", s.maxSize)}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	form, err := s.readForm(ctx, r)
+	if form.file != nil {
+		defer form.file.Remove()
+	}
+	if err != nil {
+		return err
+	}
+
+	// A token in the body may follow the file part; it is checked now,
+	// still before any expensive work.
+	token, err := indieauth.Extract(r, form.token)
+	if err != nil {
+		return err
+	}
+	if token != early {
+		if tok, err = s.authorize(ctx, token); err != nil {
+			return err
+		}
+	}
+
+	f := form.file
+	if s.stripGPS {
+		changed, err := gpsstrip.Strip(ctx, f.Path, f.Type)
+		if err != nil {
+			return fmt.Errorf("strip gps: %w", err)
+		}
+		if changed {
+			if err := f.Rehash(); err != nil {
+				return err
+			}
+		}
+	}
+
+	img, err := s.image(ctx, f)
+	defer removeThumbnails(img.Thumbnails)
+	if err != nil {
+		return err
+	}
+
+	origPath := s.store.Path(f.SHA256, f.Ext)
+	ev := hooks.Event{
+		URL: s.mediaURL(origPath), SHA256: f.SHA256, Path: origPath, Type: f.Type,
+		Size: f.Size, Filename: form.filename, Client: tok.ClientID,
+	}
+	if s.hooks != nil {
+		vetoEv := ev
+		vetoEv.Event, vetoEv.File = hooks.EventUpload, f.Path
+		if err := s.hooks.Veto(ctx, vetoEv); err != nil {
+			return err
+		}
+	}
+
+	change := repo.Change{
+		Add:     []repo.Blob{{Path: origPath, File: f.Path}},
+		Message: commitMessage(f, form.filename, tok.ClientID),
+	}
+	thumbPaths := make([]string, len(img.Thumbnails))
+	for i, t := range img.Thumbnails {
+		thumbPaths[i] = s.store.ThumbnailPath(f.SHA256, t.Width, t.Ext)
+		change.Add = append(change.Add, repo.Blob{Path: thumbPaths[i], File: t.Path})
+	}
+	res, commitErr := s.repo.Commit(ctx, change)
+	if commitErr != nil && !errors.Is(commitErr, repo.ErrPushFailed) {
+		return fmt.Errorf("commit %s: %w", origPath, commitErr)
+	}
+	if !res.Duplicate && s.hooks != nil {
+		ev.Event, ev.Commit = hooks.EventStored, res.Commit
+		s.hooks.Notify(ev)
+	}
+	if commitErr != nil {
+		// The commit stays and is pushed later; the client's retry of the
+		// same bytes is a duplicate and gets 201.
+		return fmt.Errorf("commit %s: %w", origPath, commitErr)
+	}
+
+	body := uploadResponse{
+		URL: ev.URL, SHA256: f.SHA256, Type: f.Type, Size: f.Size,
+		Width: img.Width, Height: img.Height,
+		Duplicate: res.Duplicate, Commit: res.Commit, Pushed: res.Pushed,
+		Thumbnails: []thumbnailJSON{},
+	}
+	for i, t := range img.Thumbnails {
+		if res.Duplicate && !s.exists(ctx, thumbPaths[i]) {
+			// Stored before thumbnails.widths changed: the commit holding
+			// the original decides which thumbnails exist.
+			continue
+		}
+		body.Thumbnails = append(body.Thumbnails, thumbnailJSON{
+			Width: t.Width, Height: t.Height, URL: s.mediaURL(thumbPaths[i]),
+		})
+	}
+	w.Header().Set("Location", body.URL)
+	s.writeJSON(w, r, http.StatusCreated, body)
+	return nil
+}
+
+// uploadResponse is the 201 body of SPEC.md.
+type uploadResponse struct {
+	URL        string          `json:"url"`
+	SHA256     string          `json:"sha256"`
+	Type       string          `json:"type"`
+	Size       int64           `json:"size"`
+	Width      int             `json:"width,omitempty"`
+	Height     int             `json:"height,omitempty"`
+	Duplicate  bool            `json:"duplicate"`
+	Commit     string          `json:"commit"`
+	Pushed     bool            `json:"pushed"`
+	Thumbnails []thumbnailJSON `json:"thumbnails"`
+}
+
+type thumbnailJSON struct {
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	URL    string `json:"url"`
+}
+
+// authorize verifies token and checks it grants one of auth.scopes.
+func (s *Server) authorize(ctx context.Context, token string) (indieauth.Token, error) {
+	tok, err := s.verifier.Verify(ctx, token)
+	if err != nil {
+		return indieauth.Token{}, fmt.Errorf("verify token: %w", err)
+	}
+	if !tok.HasAnyScope(s.scopes) {
+		want := strings.Join(s.scopes, " ")
+		return indieauth.Token{}, &Error{Status: http.StatusForbidden, Code: codeInsufficientScope,
+			Description: "the access token needs one of these scopes: " + want, Scope: want}
+	}
+	return tok, nil
+}
+
+// uploadForm is what readForm found in the multipart body.
+type uploadForm struct {
+	file     *hashstore.File // nil when there was no file part
+	filename string          // the client's name for it, cleaned; "" when none
+	token    string          // the access_token field, "" when none
+}
+
+// readForm streams the multipart body part by part: the file is spooled
+// (hashed and checked) as it arrives, access_token is kept, every other
+// part is skipped. Nothing but the file touches the disk and nothing large
+// is held in memory. When the returned form has a file, the caller removes
+// it, whatever the error.
+func (s *Server) readForm(ctx context.Context, r *http.Request) (uploadForm, error) {
+	var form uploadForm
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return form, badRequest("the request must be multipart/form-data", err)
+	}
+	sawToken := false
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return form, partError(err)
+		}
+		name := part.FormName()
+		switch {
+		case name == "file" || name == "file[]" || part.FileName() != "":
+			if name != "file" && name != "file[]" {
+				return form, badRequest(fmt.Sprintf("the file part must be named file, not %.40q", name), nil)
+			}
+			if form.file != nil {
+				return form, badRequest("exactly one file may be uploaded per request", nil)
+			}
+			f, err := s.store.Spool(ctx, part)
+			if err != nil {
+				return form, partError(err)
+			}
+			form.file = f
+			form.filename = hashstore.CleanFilename(part.FileName())
+		case name == "access_token":
+			if sawToken {
+				return form, badRequest("the access token must be sent in one place only", indieauth.ErrMultipleTokens)
+			}
+			sawToken = true
+			b, err := io.ReadAll(io.LimitReader(part, maxTokenField+1))
+			if err != nil {
+				return form, partError(err)
+			}
+			if len(b) > maxTokenField {
+				return form, badRequest("the access_token field is too long", nil)
+			}
+			form.token = strings.TrimSpace(string(b))
+		default:
+			if _, err := io.Copy(io.Discard, part); err != nil {
+				return form, partError(err)
+			}
+		}
+		part.Close()
+	}
+	if form.file == nil {
+		return form, badRequest("the request has no file part named file", nil)
+	}
+	return form, nil
+}
+
+// partError tells a body over the limit (413) and errors of the store
+// (classified later) from a malformed multipart body (400).
+func partError(err error) error {
+	if classify(err) != nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return badRequest("the multipart body is malformed", err)
+}
+
+// imageInfo is what the image checks found: the size from the header, and
+// the thumbnails made (temp files the caller removes).
+type imageInfo struct {
+	thumbs.Size
+	Thumbnails []thumbs.Thumbnail
+}
+
+// image checks an image upload (pixel limit, decodability), reads its
+// size from the header and makes its thumbnails. Other types pass
+// unchanged.
+func (s *Server) image(ctx context.Context, f *hashstore.File) (imageInfo, error) {
+	if s.images == nil || !thumbs.IsImage(f.Type) {
+		return imageInfo{}, nil
+	}
+	// Make probes the header first and refuses too many pixels before a
+	// pixel is decoded, so a separate Probe would only read it twice.
+	img, err := s.images.Make(ctx, f.Path, f.Type)
+	if err != nil {
+		return imageInfo{Thumbnails: img.Thumbnails}, fmt.Errorf("make thumbnails: %w", err)
+	}
+	return imageInfo{Size: img.Size, Thumbnails: img.Thumbnails}, nil
+}
+
+func removeThumbnails(ts []thumbs.Thumbnail) {
+	for _, t := range ts {
+		_ = os.Remove(t.Path)
+	}
+}
+
+// exists reports whether path is on the branch; a failure to tell counts
+// as absent, so a URL is never promised for a file that may not exist.
+func (s *Server) exists(ctx context.Context, path string) bool {
+	_, err := s.repo.Stat(ctx, path)
+	return err == nil
+}
+
+// commitMessage is SPEC.md's subject and trailers. The filename is the
+// client's, so it is only ever text in the message, never part of a path.
+func commitMessage(f *hashstore.File, filename, client string) repo.Message {
+	subject := "Add " + f.SHA256[:12] + "." + f.Ext
+	if filename != "" {
+		subject += " (" + filename + ")"
+	}
+	m := repo.Message{Subject: subject, Trailers: []repo.Trailer{
+		{Key: "Media-SHA256", Value: f.SHA256},
+		{Key: "Media-Type", Value: f.Type},
+		{Key: "Media-Size", Value: fmt.Sprint(f.Size)},
+	}}
+	if client != "" {
+		m.Trailers = append(m.Trailers, repo.Trailer{Key: "Media-Client", Value: client})
+	}
+	if filename != "" {
+		m.Trailers = append(m.Trailers, repo.Trailer{Key: "Media-Filename", Value: filename})
+	}
+	return m
+}
+
+// mediaURL is the absolute URL at which the site publishes repoPath.
+func (s *Server) mediaURL(repoPath string) string {
+	return s.siteURL + s.mediaURLPath + "/" + s.store.URLPath(repoPath)
+}
