@@ -132,7 +132,7 @@ func New(opts Options) http.Handler {
 	r.Handle(s.endpointPath, s.handle(s.query)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/healthz", s.handle(s.healthz)).Methods(http.MethodGet, http.MethodHead)
 	if opts.Serve {
-		r.PathPrefix(s.mediaURLPath + "/").Handler(s.handle(s.serveMedia)).Methods(http.MethodGet, http.MethodHead)
+		r.PathPrefix(s.mediaURLPath+"/").Handler(s.handle(s.serveMedia)).Methods(http.MethodGet, http.MethodHead)
 	}
 
 	return s.accessLog(s.cors(r))
