@@ -13,6 +13,7 @@ package hashstore
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -107,8 +108,9 @@ func New(opts Options) (*Store, error) {
 	if opts.TempDir == "" {
 		return nil, errors.New("hashstore: temp dir is empty")
 	}
-	if opts.MaxSize <= 0 {
-		return nil, fmt.Errorf("hashstore: max size %d is not positive", opts.MaxSize)
+	if opts.MaxSize <= 0 || opts.MaxSize == math.MaxInt64 {
+		// Spool reads up to MaxSize+1 bytes, which must not overflow.
+		return nil, fmt.Errorf("hashstore: max size %d is not in 1..%d", opts.MaxSize, int64(math.MaxInt64-1))
 	}
 	if opts.Depth < 0 || opts.Depth > maxDepth {
 		return nil, fmt.Errorf("hashstore: depth %d not in 0..%d", opts.Depth, maxDepth)

@@ -13,10 +13,11 @@ import (
 
 const (
 	// readChunk bounds each Read from the upload; ctx is checked between them.
-	readChunk = 32 << 10
+	readChunk = 64 << 10
 	// writeBuffer batches small reads (multipart parts hand out ~4 KiB) into
-	// fewer write syscalls.
-	writeBuffer = 64 << 10
+	// fewer write syscalls. As large as readChunk, so a full read goes to
+	// the file directly without a copy through the buffer.
+	writeBuffer = readChunk
 	// headSize is how much of the start is kept for sniffing and the markup
 	// check: mimetype's default read limit, enough for its WebM and MP3
 	// searches and for the ID/BOS headers of every type we accept.

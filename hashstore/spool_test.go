@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -288,6 +289,8 @@ func TestNew(t *testing.T) {
 		{"no temp dir", func(o *Options) { o.TempDir = "" }, "temp dir"},
 		{"zero max size", func(o *Options) { o.MaxSize = 0 }, "max size"},
 		{"negative max size", func(o *Options) { o.MaxSize = -1 }, "max size"},
+		{"max size that overflows", func(o *Options) { o.MaxSize = math.MaxInt64 }, "max size"},
+		{"largest max size", func(o *Options) { o.MaxSize = math.MaxInt64 - 1 }, ""},
 		{"negative depth", func(o *Options) { o.Depth = -1 }, "depth"},
 		{"too deep", func(o *Options) { o.Depth = 9 }, "depth"},
 		{"zero width", func(o *Options) { o.Width = 0 }, "width"},
@@ -383,4 +386,14 @@ func TestErrorMessages(t *testing.T) {
 	if errors.Is(&SizeError{}, ErrTypeNotAllowed) || errors.Is(&TypeError{}, ErrTooLarge) {
 		t.Error("typed errors match the wrong sentinel")
 	}
+}
+
+// The largest limit must not overflow the MaxSize+1 read bound.
+func TestSpoolLargestLimit(t *testing.T) {
+	s, _ := newStore(t, func(o *Options) { o.MaxSize = math.MaxInt64 - 1 })
+	f, err := s.Spool(context.Background(), bytes.NewReader(pngBytes(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Remove()
 }
