@@ -141,7 +141,7 @@ type Runner struct {
 type hook struct {
 	Hook
 	events map[string]bool
-	queue  chan delivery // nil for hooks subscribed to upload only
+	queue  chan *delivery // nil for hooks subscribed to upload only
 }
 
 // delivery is one queued post-event with its JSON body, encoded once for
@@ -208,7 +208,7 @@ func New(hooks []Hook, opts Options) (*Runner, error) {
 		for _, e := range h.Events {
 			hk.events[e] = true
 			if postEvents[e] && hk.queue == nil {
-				hk.queue = make(chan delivery, queueSize)
+				hk.queue = make(chan *delivery, queueSize)
 			}
 		}
 		r.hooks = append(r.hooks, hk)

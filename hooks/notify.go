@@ -34,7 +34,7 @@ func (r *Runner) Notify(ev Event) {
 			continue
 		}
 		select {
-		case h.queue <- delivery{ev: ev, body: body}:
+		case h.queue <- &delivery{ev: ev, body: body}:
 		default:
 			r.drop(h, ev, "queue full")
 		}
@@ -83,7 +83,7 @@ func (r *Runner) worker(h *hook) {
 
 // deliver runs h for one event: webhooks up to r.retries attempts with
 // backoff, commands once since they may not be idempotent.
-func (r *Runner) deliver(h *hook, d delivery) {
+func (r *Runner) deliver(h *hook, d *delivery) {
 	attempts := 1
 	if h.URL != "" {
 		attempts = r.retries

@@ -56,7 +56,13 @@ func (r *Runner) Veto(ctx context.Context, ev Event) error {
 		verr := &VetoError{Hook: h.Name, Message: res.message}
 		switch res.status {
 		case statusRejected:
-			r.count(h, ev, resultVeto)
+			// A 5xx or 429 still vetoes, but it says the hook is broken or
+			// overloaded, not that the file is bad: count it as an error.
+			result := resultVeto
+			if res.retry {
+				result = resultError
+			}
+			r.count(h, ev, result)
 			if verr.Message == "" {
 				verr.Message = "upload rejected by hook " + h.Name
 			}

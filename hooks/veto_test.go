@@ -110,7 +110,8 @@ func TestVetoMessages(t *testing.T) {
 		{name: "cannot start", command: []string{"/nonexistent/scanner"}, want: "hook h failed", wantResult: resultError},
 		{name: "timeout", command: []string{"sleep", "5"}, timeout: 100 * time.Millisecond, want: "hook h timed out", wantResult: resultTimeout},
 		{name: "webhook 403 body first line", response: &response{403, "file type not allowed here\n<html>"}, want: "file type not allowed here", wantResult: resultVeto},
-		{name: "webhook 500 empty body", response: &response{500, ""}, want: "upload rejected by hook h", wantResult: resultVeto},
+		{name: "webhook 500 empty body", response: &response{500, ""}, want: "upload rejected by hook h", wantResult: resultError},
+		{name: "webhook 429 body", response: &response{429, "slow down"}, want: "slow down", wantResult: resultError},
 		{name: "webhook unreachable", unreached: true, want: "hook h failed", wantResult: resultError},
 	}
 	for _, tt := range tests {
