@@ -14,6 +14,7 @@ type VetoError struct {
 	Message string
 }
 
+// Error names the hook, for logs; clients get Message alone.
 func (e *VetoError) Error() string {
 	return fmt.Sprintf("hook %s vetoed the upload: %s", e.Hook, e.Message)
 }
