@@ -304,4 +304,3 @@ func lookup(s storer.EncodedObjectStorer, root plumbing.Hash, path string) (obje
 	}
 	return object.TreeEntry{}, ErrNotFound
 }
-
