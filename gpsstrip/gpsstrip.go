@@ -22,8 +22,11 @@
 //   - MP4/MOV/M4A: ©xyz and loci boxes, ilst items whose key in meta/keys
 //     starts with com.apple.quicktime.location., XMP in udta/XMP_ and the
 //     XMP uuid box. Neutralised boxes become free boxes of the same size.
-//   - MP3: XMP packets inside the ID3v2 tag; ID3 has no standard location
-//     frame. WebM and Ogg carry no standard GPS field and are left alone.
+//   - MP3, WebM, Ogg: these formats define no GPS field, but ffmpeg copies
+//     a video's location (an ISO 6709 string) into a "location" TXXX
+//     frame, LOCATION SimpleTag or LOCATION comment when converting; such
+//     values are cleared (Ogg page CRCs renewed). XMP in ID3 PRIV and GEOB
+//     frames is scrubbed.
 //
 // XMP properties are removed when their local name holds "gps",
 // "latitude", "longitude" or "altitude" (any case), which covers
@@ -118,6 +121,10 @@ func planner(mimeType string) planFunc {
 		return planISOBMFF
 	case "audio/mpeg", "audio/mp3":
 		return planMP3
+	case "video/webm", "audio/webm", "video/x-matroska", "audio/x-matroska":
+		return planWebM
+	case "audio/ogg", "video/ogg", "application/ogg", "audio/opus":
+		return planOgg
 	}
 	return nil
 }
