@@ -1,0 +1,137 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// seedRepo makes a bare repository whose main branch holds n media files
+// in the sharded layout, in one commit, with git fast-import (fast to set
+// up; the benchmark measures spano, not the seeding).
+func seedRepo(b *testing.B, dir string, n int) string {
+	b.Helper()
+	bare := filepath.Join(dir, fmt.Sprintf("seed-%d.git", n))
+	gitCLI(b, dir, "init", "-q", "--bare", "-b", "main", bare)
+	var in strings.Builder
+	in.WriteString("commit refs/heads/main\ncommitter Seed <seed@example.com> 1700000000 +0000\ndata 5\nseed\n")
+	for i := range n {
+		h := fmt.Sprintf("%064x", uint64(i)*0x9e3779b97f4a7c15)
+		content := fmt.Sprintf("file %d\n", i)
+		fmt.Fprintf(&in, "M 100644 inline media/%s/%s/%s.jpg\ndata %d\n%s\n", h[:2], h[2:4], h, len(content), content)
+	}
+	cmd := exec.Command("git", "fast-import", "--quiet")
+	cmd.Dir = bare
+	cmd.Stdin = strings.NewReader(in.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("fast-import: %v\n%s", err, out)
+	}
+	return bare
+}
+
+// latency runs op b.N times and reports the median and 90th percentile.
+func latency(b *testing.B, op func(i int)) {
+	b.Helper()
+	d := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		start := time.Now()
+		op(i)
+		d = append(d, time.Since(start))
+	}
+	b.StopTimer()
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	b.ReportMetric(float64(d[len(d)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(d[len(d)*9/10].Microseconds())/1000, "p90-ms")
+}
+
+func files(b *testing.B, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i], _ = media(b, 200_000)
+	}
+	return out
+}
+
+// BenchmarkCommit measures one 200 KB upload committed into repositories
+// of 100 and 20,000 files, push off, against the git CLI doing add and
+// commit in a clone of the same repository.
+func BenchmarkCommit(b *testing.B) {
+	for _, n := range []int{100, 20000} {
+		dir := b.TempDir()
+		seed := seedRepo(b, dir, n)
+		b.Run(fmt.Sprintf("spano/files=%d", n), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "clone.git")
+			gitCLI(b, dir, "clone", "-q", "--bare", seed, path)
+			r := open(b, Options{Path: path, Push: PushOff})
+			srcs := files(b, b.N)
+			latency(b, func(i int) {
+				if _, err := r.Commit(context.Background(), upload(srcs[i], pathOf(srcs[i]))); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+		b.Run(fmt.Sprintf("git-cli/files=%d", n), func(b *testing.B) {
+			work := filepath.Join(b.TempDir(), "work")
+			gitCLI(b, dir, "clone", "-q", seed, work)
+			srcs := files(b, b.N)
+			latency(b, func(i int) { gitAddCommit(b, work, srcs[i], "") })
+		})
+	}
+}
+
+// BenchmarkCommitPush is BenchmarkCommit with a push to a local bare
+// remote after every upload: spano in sync mode against git add, commit
+// and push.
+func BenchmarkCommitPush(b *testing.B) {
+	for _, n := range []int{100, 20000} {
+		dir := b.TempDir()
+		seed := seedRepo(b, dir, n)
+		b.Run(fmt.Sprintf("spano/files=%d", n), func(b *testing.B) {
+			remote := filepath.Join(b.TempDir(), "remote.git")
+			gitCLI(b, dir, "clone", "-q", "--bare", seed, remote)
+			r := open(b, Options{Remote: remote, Push: PushSync})
+			srcs := files(b, b.N)
+			latency(b, func(i int) {
+				res, err := r.Commit(context.Background(), upload(srcs[i], pathOf(srcs[i])))
+				if err != nil || !res.Pushed {
+					b.Fatal(res, err)
+				}
+			})
+		})
+		b.Run(fmt.Sprintf("git-cli/files=%d", n), func(b *testing.B) {
+			remote := filepath.Join(b.TempDir(), "remote.git")
+			gitCLI(b, dir, "clone", "-q", "--bare", seed, remote)
+			work := filepath.Join(b.TempDir(), "work")
+			gitCLI(b, dir, "clone", "-q", remote, work)
+			srcs := files(b, b.N)
+			latency(b, func(i int) { gitAddCommit(b, work, srcs[i], "origin") })
+		})
+	}
+}
+
+func pathOf(file string) string {
+	h := strings.TrimSuffix(filepath.Base(file), ".jpg")
+	return fmt.Sprintf("media/%s/%s/%s.jpg", h[:2], h[2:4], h)
+}
+
+// gitAddCommit is the baseline: what a script around the git CLI does for
+// one upload.
+func gitAddCommit(b *testing.B, work, src, remote string) {
+	p := pathOf(src)
+	dst := filepath.Join(work, filepath.FromSlash(p))
+	os.MkdirAll(filepath.Dir(dst), 0o755)
+	data, _ := os.ReadFile(src)
+	os.WriteFile(dst, data, 0o644)
+	gitCLI(b, work, "add", p)
+	gitCLI(b, work, "commit", "-q", "-m", "Add "+filepath.Base(p))
+	if remote != "" {
+		gitCLI(b, work, "push", "-q", remote, "HEAD:main")
+	}
+}
