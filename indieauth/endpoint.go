@@ -134,7 +134,7 @@ func (v *Verifier) do(req *http.Request) (status int, contentType string, body [
 // checkRedirect follows at most maxRedirects redirects, and never carries a
 // credential to a plain-http address off this machine.
 func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= maxRedirects {
+	if len(via) > maxRedirects { // via holds the first request too
 		return fmt.Errorf("stopped after %d redirects", maxRedirects)
 	}
 	if via[0].Header.Get("Authorization") != "" {

@@ -142,12 +142,12 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 		}
 	}
 	switch {
-	case !v.discover && v.configEps != (endpoints{}):
+	case !v.discover && v.configEps == (endpoints{}) && len(v.static) == 0:
+		return nil, errors.New("indieauth: no static token, no endpoint and discovery off: no token could ever be accepted")
+	case !v.discover:
 		eps := v.configEps
 		v.eps.Store(&eps)
-	case !v.discover && len(v.static) == 0:
-		return nil, errors.New("indieauth: no static token, no endpoint and discovery off: no token could ever be accepted")
-	case v.discover:
+	default:
 		every := opts.RefreshEvery
 		if every <= 0 {
 			every = defaultRefreshEvery
