@@ -139,24 +139,31 @@ func checkOggCRCs(t *testing.T, b []byte) {
 	}
 }
 
-func TestStripOgg(t *testing.T) {
+// oggFile is a Vorbis-like Ogg stream whose comment packet spans two
+// pages, with the location value across the page boundary.
+func oggFile() (file, comment []byte) {
 	ident := append([]byte("\x01vorbis"), make([]byte, 23)...)
 	comments := [][]byte{[]byte("TITLE=hello"), []byte("location=" + iso6709), []byte("ARTIST=me")}
 	// A long vendor string puts the location across the 255-byte page cut.
 	vendor := "Lavf" + string(bytes.Repeat([]byte("x"), 198))
-	comment := append([]byte("\x03vorbis"), binary.LittleEndian.AppendUint32(nil, uint32(len(vendor)))...)
+	comment = append([]byte("\x03vorbis"), binary.LittleEndian.AppendUint32(nil, uint32(len(vendor)))...)
 	comment = append(comment, vendor...)
 	comment = binary.LittleEndian.AppendUint32(comment, uint32(len(comments)))
 	for _, c := range comments {
 		comment = append(binary.LittleEndian.AppendUint32(comment, uint32(len(c))), c...)
 	}
 	comment = append(comment, 1) // framing bit
-	in := bytes.Join([][]byte{
+	file = bytes.Join([][]byte{
 		oggPage(2, 7, 0, []byte{byte(len(ident))}, ident),
 		oggPage(0, 7, 1, []byte{255}, comment[:255]),
 		oggPage(1, 7, 2, []byte{byte(len(comment) - 255)}, comment[255:]),
 		oggPage(0, 7, 3, []byte{4}, []byte("data")),
 	}, nil)
+	return file, comment
+}
+
+func TestStripOgg(t *testing.T) {
+	in, comment := oggFile()
 	if at := bytes.Index(comment, []byte(iso6709)); at > 255 || at+len(iso6709) < 255 || len(comment) >= 510 {
 		t.Fatalf("location at %d of %d bytes does not straddle the page cut", at, len(comment))
 	}

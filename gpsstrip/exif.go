@@ -59,6 +59,7 @@ func stripTIFF(b []byte) error {
 	}
 	queue := []ifd{{bo.Uint32(b[4:]), true}}
 	seen := map[uint32]bool{}
+	keep := []span{{0, 8}} // header and IFD tables: GPS values may not overlap them
 	var gps []uint32
 	for len(queue) > 0 {
 		d := queue[0]
@@ -71,7 +72,9 @@ func stripTIFF(b []byte) error {
 		}
 		seen[d.off] = true
 		n, ok := ifdEntries(b, bo, d.off)
-		if !ok {
+		if ok {
+			keep = append(keep, span{int(d.off), int(d.off) + 2 + 12*n + 4})
+		} else {
 			if len(seen) == 1 {
 				// No readable IFD0: nothing can be told about its GPS pointer.
 				return malformed("exif: IFD0 at %d", d.off)
@@ -93,7 +96,7 @@ func stripTIFF(b []byte) error {
 		}
 	}
 	for _, off := range gps {
-		if err := clearIFD(b, bo, off); err != nil {
+		if err := clearIFD(b, bo, off, keep); err != nil {
 			return err
 		}
 	}
@@ -113,10 +116,16 @@ func ifdEntries(b []byte, bo binary.ByteOrder, off uint32) (int, bool) {
 	return n, true
 }
 
-// clearIFD zeroes the IFD at off together with the values it points at.
-// A GPS IFD that cannot be read is an error: a lenient reader might still
-// find coordinates in it.
-func clearIFD(b []byte, bo binary.ByteOrder, off uint32) error {
+// span is a byte range [from, to).
+type span struct{ from, to int }
+
+// clearIFD zeroes the IFD at off together with the values it points at,
+// except values overlapping the keep spans: only a crafted file points
+// GPS values into its own header or IFD tables, and zeroing those would
+// change what the next reader (or the next pass) sees. A GPS IFD that
+// cannot be read is an error: a lenient reader might still find
+// coordinates in it.
+func clearIFD(b []byte, bo binary.ByteOrder, off uint32, keep []span) error {
 	if off == 0 {
 		return nil
 	}
@@ -131,7 +140,7 @@ func clearIFD(b []byte, bo binary.ByteOrder, off uint32) error {
 			continue // value inline, zeroed with the entry
 		}
 		v := uint64(bo.Uint32(e[8:]))
-		if v+size <= uint64(len(b)) {
+		if v+size <= uint64(len(b)) && !overlaps(keep, int(v), int(v+size)) {
 			clear(b[v : v+size])
 		}
 	}
@@ -141,6 +150,15 @@ func clearIFD(b []byte, bo binary.ByteOrder, off uint32) error {
 	}
 	clear(b[off:end])
 	return nil
+}
+
+func overlaps(spans []span, from, to int) bool {
+	for _, s := range spans {
+		if from < s.to && s.from < to {
+			return true
+		}
+	}
+	return false
 }
 
 // typeSize is the byte size of one value of a TIFF field type; unknown

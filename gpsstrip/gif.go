@@ -78,7 +78,7 @@ func planGIF(ctx context.Context, e *editor) error {
 					if err := r.skipSubBlocks(); err != nil {
 						return err
 					}
-					if err := e.edit(data, r.n-data, scrubXMP); err != nil {
+					if err := e.edit(data, r.n-data, scrubGIFXMP); err != nil {
 						return err
 					}
 					continue
@@ -91,6 +91,25 @@ func planGIF(ctx context.Context, e *editor) error {
 			return malformed("gif: block 0x%02x at %d", b, r.n-1)
 		}
 	}
+}
+
+// scrubGIFXMP scrubs the XMP of an application extension, given from the
+// first data byte to the block terminator, and checks that its bytes read
+// as sub-blocks still end on that terminator; without the magic trailer
+// they might not, and the edit would corrupt the file.
+func scrubGIFXMP(b []byte) error {
+	old := append([]byte(nil), b...)
+	if err := scrubXMP(b); err != nil || bytes.Equal(old, b) {
+		return err
+	}
+	p := 0
+	for p < len(b) && b[p] != 0 {
+		p += 1 + int(b[p])
+	}
+	if p != len(b)-1 {
+		return malformed("gif: xmp extension without its magic trailer")
+	}
+	return nil
 }
 
 // countReader tracks the offset of a buffered reader.

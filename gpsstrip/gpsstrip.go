@@ -74,18 +74,18 @@ func Strip(ctx context.Context, path, mimeType string) (changed bool, err error)
 	if err != nil {
 		return false, fmt.Errorf("strip gps: %w", err)
 	}
-	e := &editor{r: f, size: st.Size()}
-	if err := plan(ctx, e); err != nil {
+	patches, err := planFile(ctx, f, st.Size(), plan)
+	if err != nil {
 		return false, fmt.Errorf("strip gps %s: %w", mimeType, err)
 	}
-	if len(e.patches) == 0 {
+	if len(patches) == 0 {
 		return false, nil
 	}
 	w, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return false, fmt.Errorf("strip gps: %w", err)
 	}
-	for _, p := range e.patches {
+	for _, p := range patches {
 		if _, err := w.WriteAt(p.data, p.off); err != nil {
 			w.Close()
 			return true, fmt.Errorf("strip gps: write: %w", err)
@@ -95,6 +95,15 @@ func Strip(ctx context.Context, path, mimeType string) (changed bool, err error)
 		return true, fmt.Errorf("strip gps: %w", err)
 	}
 	return true, nil
+}
+
+// planFile runs plan over the size bytes of r and returns the patches.
+func planFile(ctx context.Context, r io.ReaderAt, size int64, plan planFunc) ([]patch, error) {
+	e := &editor{r: r, size: size}
+	if err := plan(ctx, e); err != nil {
+		return nil, err
+	}
+	return e.patches, nil
 }
 
 // planFunc reads a file's metadata through e and records the edits that

@@ -22,8 +22,8 @@ const (
 // those of the secondary images (gain maps, depth maps, previews) that
 // phones append after the primary image.
 func planJPEG(ctx context.Context, e *editor) error {
-	ext := map[string]*extXMP{}
-	images, err := planJPEGSegments(ctx, e, 0, ext, true)
+	ext := extXMPs{}
+	images, err := planJPEGSegments(ctx, e, 0, &ext, true)
 	if err != nil {
 		return err
 	}
@@ -31,11 +31,11 @@ func planJPEG(ctx context.Context, e *editor) error {
 		if b, err := e.read(off, 2); err != nil || b[0] != 0xFF || b[1] != 0xD8 {
 			continue // not an image there; readers will not find one either
 		}
-		if _, err := planJPEGSegments(ctx, e, off, ext, false); err != nil {
+		if _, err := planJPEGSegments(ctx, e, off, &ext, false); err != nil {
 			return err
 		}
 	}
-	for _, x := range ext {
+	for _, x := range ext.packets {
 		if err := x.plan(e); err != nil {
 			return err
 		}
@@ -46,7 +46,7 @@ func planJPEG(ctx context.Context, e *editor) error {
 // planJPEGSegments walks the marker segments of the JPEG at start up to its
 // first scan, cleans every APPn segment, collects extended XMP chunks into
 // ext and, when mpf is set, returns the file offsets of MPF secondary images.
-func planJPEGSegments(ctx context.Context, e *editor, start int64, ext map[string]*extXMP, mpf bool) ([]int64, error) {
+func planJPEGSegments(ctx context.Context, e *editor, start int64, ext *extXMPs, mpf bool) ([]int64, error) {
 	b, err := e.read(start, 2)
 	if err != nil || b[0] != 0xFF || b[1] != 0xD8 {
 		return nil, malformed("jpeg: no SOI at %d", start)
@@ -97,7 +97,7 @@ func planJPEGSegments(ctx context.Context, e *editor, start int64, ext map[strin
 		}
 		switch {
 		case marker == 0xE1 && bytes.HasPrefix(seg, xmpExtHeader):
-			if err := collectExtXMP(ext, data, seg); err != nil {
+			if err := ext.collect(data, seg); err != nil {
 				return nil, err
 			}
 			continue
@@ -118,10 +118,17 @@ func planJPEGSegments(ctx context.Context, e *editor, start int64, ext map[strin
 	}
 }
 
+// extXMPs gathers the extended XMP packets of a JPEG, by GUID.
+type extXMPs struct {
+	packets map[string]*extXMP
+	bytes   int // chunk data held, capped at maxBlock
+	alloc   int // reassembly buffers to allocate, capped at maxBlock
+}
+
 // extXMP is an extended XMP packet split over APP1 segments; it is
 // reassembled so that a property spanning two segments is still found.
 type extXMP struct {
-	total  uint32
+	size   int // end of the furthest chunk; the rest of the packet is absent
 	chunks []extChunk
 }
 
@@ -131,9 +138,9 @@ type extChunk struct {
 	data []byte
 }
 
-// collectExtXMP records one extended XMP segment: namespace, 32-byte GUID,
+// collect records one extended XMP segment: namespace, 32-byte GUID,
 // full length and offset (big-endian), then the data.
-func collectExtXMP(ext map[string]*extXMP, at int64, seg []byte) error {
+func (x *extXMPs) collect(at int64, seg []byte) error {
 	h := len(xmpExtHeader)
 	if len(seg) < h+40 {
 		return malformed("jpeg: short extended xmp segment")
@@ -142,31 +149,39 @@ func collectExtXMP(ext map[string]*extXMP, at int64, seg []byte) error {
 	total := binary.BigEndian.Uint32(seg[h+32:])
 	off := binary.BigEndian.Uint32(seg[h+36:])
 	data := seg[h+40:]
-	if total > maxBlock || uint64(off)+uint64(len(data)) > uint64(total) {
+	end := uint64(off) + uint64(len(data))
+	if end > uint64(total) {
 		return malformed("jpeg: extended xmp chunk %d+%d of %d", off, len(data), total)
 	}
-	x := ext[guid]
-	if x == nil {
-		x = &extXMP{total: total}
-		ext[guid] = x
+	if x.packets == nil {
+		x.packets = map[string]*extXMP{}
 	}
-	if x.total != total {
-		return malformed("jpeg: extended xmp length %d, then %d", x.total, total)
+	p := x.packets[guid]
+	if p == nil {
+		p = &extXMP{}
+		x.packets[guid] = p
 	}
-	x.chunks = append(x.chunks, extChunk{at: at + int64(h+40), off: off, data: data})
+	if end > uint64(p.size) {
+		x.alloc += int(end) - p.size
+		p.size = int(end)
+	}
+	if x.bytes += len(data); x.bytes > maxBlock || x.alloc > maxBlock {
+		return malformed("jpeg: extended xmp over %d bytes", maxBlock)
+	}
+	p.chunks = append(p.chunks, extChunk{at: at + int64(h+40), off: off, data: data})
 	return nil
 }
 
 // plan scrubs the reassembled packet and records the changes per chunk.
-func (x *extXMP) plan(e *editor) error {
-	buf := make([]byte, x.total)
-	for _, c := range x.chunks {
+func (p *extXMP) plan(e *editor) error {
+	buf := make([]byte, p.size)
+	for _, c := range p.chunks {
 		copy(buf[c.off:], c.data)
 	}
 	if err := scrubXMP(buf); err != nil {
 		return err
 	}
-	for _, c := range x.chunks {
+	for _, c := range p.chunks {
 		e.update(c.at, c.data, buf[c.off:int(c.off)+len(c.data)])
 	}
 	return nil
