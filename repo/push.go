@@ -446,14 +446,14 @@ func newObjects(st *filesystem.Storage, from, to plumbing.Hash) ([]plumbing.Hash
 	for h := to; !h.IsZero() && h != from; {
 		c, err := object.GetCommit(st, h)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read commit %s: %w", h, err)
 		}
 		add(h)
 		var parentTree plumbing.Hash
 		if len(c.ParentHashes) > 0 {
 			pc, err := object.GetCommit(st, c.ParentHashes[0])
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("read commit %s: %w", c.ParentHashes[0], err)
 			}
 			parentTree = pc.TreeHash
 		}

@@ -79,9 +79,9 @@ type Options struct {
 
 	Logger *slog.Logger
 	Now    func() time.Time
-	// Notify, when set, is called on the pusher goroutine after pushes,
-	// failed pushes and fetches that brought foreign commits. It must not
-	// block for long.
+	// Notify, when set, is called after each commit, push, failed push
+	// and fetch that brought foreign commits. It runs on the repository's
+	// goroutines and must not block for long.
 	Notify func(Notice)
 
 	// PushAttempts bounds the push/fetch/re-apply rounds of one push;
@@ -100,6 +100,7 @@ const (
 	NoticePushed     NoticeKind = iota + 1 // Commits reached the remote
 	NoticePushFailed                       // a push round failed; Err says why, Commits are still waiting
 	NoticeFetched                          // Commits arrived from the remote (made by someone else)
+	NoticeCommitted                        // Commits were made here (called on the writer goroutine, before Commit returns)
 )
 
 // A Notice reports something the pusher did.

@@ -296,7 +296,8 @@ func TestSyncPush(t *testing.T) {
 	fsck(t, remote)
 	mu.Lock()
 	defer mu.Unlock()
-	if len(notices) != 1 || notices[0].Kind != NoticePushed || len(notices[0].Commits) != 1 || notices[0].Commits[0].Added[0] != path {
+	if len(notices) != 2 || notices[0].Kind != NoticeCommitted || notices[1].Kind != NoticePushed ||
+		len(notices[1].Commits) != 1 || notices[1].Commits[0].Added[0] != path || notices[1].Commits[0].Hash != res.Commit {
 		t.Errorf("notices = %+v", notices)
 	}
 }

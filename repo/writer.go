@@ -231,22 +231,28 @@ func (w *writer) commit(edits []edit, msg Message) (Result, <-chan outcome, erro
 		return Result{}, nil, err
 	}
 	res := Result{Commit: h.String()}
-	if w.r.pusher == nil {
-		return res, nil, nil
-	}
-
-	w.seq++
 	info := CommitInfo{Hash: h.String(), Message: msg, Time: sig.When}
 	for _, e := range edits {
 		if e.delete() {
 			info.Deleted = append(info.Deleted, e.path)
-			delete(w.added, e.path)
 		} else {
 			info.Added = append(info.Added, e.path)
-			w.added[e.path] = w.seq
 		}
 	}
+	if w.r.pusher == nil {
+		w.notify(info)
+		return res, nil, nil
+	}
+
+	w.seq++
+	for _, p := range info.Deleted {
+		delete(w.added, p)
+	}
+	for _, p := range info.Added {
+		w.added[p] = w.seq
+	}
 	w.chain = append(w.chain, unpushed{seq: w.seq, hash: h, info: info})
+	w.notify(info)
 	var wait <-chan outcome
 	if w.syncMode() {
 		wait = w.wait(w.seq, h)
@@ -279,6 +285,12 @@ func (w *writer) moveBranch(h plumbing.Hash) error {
 	}
 	w.head = h
 	return nil
+}
+
+func (w *writer) notify(info CommitInfo) {
+	if w.r.opts.Notify != nil {
+		w.r.opts.Notify(Notice{Kind: NoticeCommitted, Commits: []CommitInfo{info}})
+	}
 }
 
 // snapshot tells the pusher what to push.
