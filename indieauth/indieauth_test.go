@@ -43,7 +43,7 @@ type endpoint struct {
 	calls atomic.Int64
 }
 
-func newEndpoint(t *testing.T, h http.HandlerFunc) *endpoint {
+func newEndpoint(t testing.TB, h http.HandlerFunc) *endpoint {
 	t.Helper()
 	e := &endpoint{}
 	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -278,3 +278,33 @@ func TestCacheDropsExpiredFirst(t *testing.T) {
 		t.Errorf("cache len = %d, want 2", got)
 	}
 }
+
+func TestMode(t *testing.T) {
+	down := newEndpoint(t, jsonReply(200, "{}"))
+	down.Close()
+	one := []StaticToken{{SHA256: sha("a")}}
+	two := []StaticToken{{SHA256: sha("a")}, {SHA256: sha("b")}}
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{name: "one static token", opts: Options{Static: one}, want: "1 static token"},
+		{name: "static and introspection", opts: Options{Static: two, IntrospectionEndpoint: "https://auth.example/introspect"},
+			want: "2 static tokens + introspection https://auth.example/introspect"},
+		{name: "legacy only", opts: Options{TokenEndpoint: "https://auth.example/token"},
+			want: "token endpoint https://auth.example/token"},
+		{name: "both endpoints, discovery not needed", opts: Options{Discover: true,
+			IntrospectionEndpoint: "https://auth.example/i", TokenEndpoint: "https://auth.example/t"},
+			want: "introspection https://auth.example/i + token endpoint https://auth.example/t"},
+		{name: "discovery failed", opts: Options{Static: one, Discover: true, Me: down.URL},
+			want: "1 static token + discovery from " + down.URL + "/ (not yet successful)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := newVerifier(t, tt.opts).Mode(); got != tt.want {
+				t.Errorf("Mode = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
