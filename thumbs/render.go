@@ -89,7 +89,12 @@ func (m *Maker) render(ctx context.Context, path string, h header, plan []step) 
 		if tr {
 			w, ht = ht, w
 		}
-		small := imaging.Resize(prev, w, ht, filter)
+		var small *image.NRGBA
+		if h.format.jpegOut {
+			small = resizeOpaque(prev, w, ht, filter)
+		} else {
+			small = imaging.Resize(prev, w, ht, filter)
+		}
 		prev, filter = small, cascadeFilter
 		wg.Add(1)
 		go func() {

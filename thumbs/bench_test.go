@@ -1,0 +1,215 @@
+package thumbs
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/disintegration/imaging"
+
+	fastjpeg "spano/thumbs/internal/jpeg"
+)
+
+// benchPhoto lets bench/thumbs/run.sh hand the Go benchmark the very file
+// it gives sharp; without it the benchmark paints its own.
+var benchPhoto = flag.String("photo", "", "JPEG to benchmark with (default: a generated 4000×3000 photo)")
+
+// photoJPEG returns the benchmark photo: the -photo file, or a 4000×3000
+// photo-like JPEG (gradients, fine texture and sensor-like noise at quality
+// 90, about 3.9 MB, which decodes like a phone photo rather than a flat
+// test card). bench/thumbs/main.go paints the same image.
+func photoJPEG(b *testing.B) []byte {
+	b.Helper()
+	if *benchPhoto != "" {
+		data, err := os.ReadFile(*benchPhoto)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return data
+	}
+	w, h := 4000, 3000
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	rng := rand.New(rand.NewPCG(1, 2))
+	clamp := func(v float64) uint8 { return uint8(math.Max(0, math.Min(255, v+0.5))) }
+	for y := 0; y < h; y++ {
+		fy := float64(y) / float64(h)
+		for x := 0; x < w; x++ {
+			fx := float64(x) / float64(w)
+			tex := 30 * math.Sin(float64(x)*0.21+3*math.Sin(float64(y)*0.013)) * math.Sin(float64(y)*0.17)
+			n := rng.NormFloat64() * 6
+			i := img.PixOffset(x, y)
+			img.Pix[i+0] = clamp(200*fx + 40*fy + tex + n)
+			img.Pix[i+1] = clamp(120 + 90*math.Sin(6*fx+4*fy) + tex*0.6 + n)
+			img.Pix[i+2] = clamp(220*(1-fy) + tex*0.3 + n)
+			img.Pix[i+3] = 255
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// BenchmarkMake times Make on a 12 MP JPEG with the default widths and
+// reports the median, the number compared with sharp in BENCHMARKS.md.
+// The stdlib decode of the same file runs alongside as the baseline.
+func BenchmarkMake(b *testing.B) {
+	data := photoJPEG(b)
+	src := filepath.Join(b.TempDir(), "photo.jpg")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("thumbs.Make/320,640,1280", func(b *testing.B) {
+		m, err := New(Options{Widths: []int{320, 640, 1280}, Quality: 82, MaxPixels: 50_000_000, TempDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		timed(b, func() {
+			img, err := m.Make(context.Background(), src, "image/jpeg")
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, t := range img.Thumbnails {
+				os.Remove(t.Path)
+			}
+		})
+	})
+	b.Run("baseline/image-jpeg.Decode", func(b *testing.B) {
+		// The standard library's decode alone, for scale.
+		timed(b, func() {
+			if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	b.Run("baseline/imaging.Open+3×Resize(Lanczos)", func(b *testing.B) {
+		// The straightforward use of imaging: auto-orienting decode, then
+		// each width from the full image.
+		timed(b, func() {
+			img, err := imaging.Open(src, imaging.AutoOrientation(true))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, w := range []int{1280, 640, 320} {
+				imaging.Resize(img, w, 0, imaging.Lanczos)
+			}
+		})
+	})
+}
+
+// timed runs f b.N times and reports the median and 90th percentile.
+func timed(b *testing.B, f func()) {
+	b.Helper()
+	var d []time.Duration
+	cpu := cpuTime()
+	for b.Loop() {
+		t := time.Now()
+		f()
+		d = append(d, time.Since(t))
+	}
+	cpu = cpuTime() - cpu
+	slices.Sort(d)
+	ms := func(q float64) float64 { return float64(d[int(q*float64(len(d)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(ms(0.5), "p50-ms")
+	b.ReportMetric(ms(0.9), "p90-ms")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(len(d)), "cpu-ms/op")
+}
+
+// BenchmarkFilters is the measurement behind firstFilter and
+// cascadeFilter. The reference for each width is the full-size decode
+// resized directly with Lanczos-3 (imaging computes in float64); each
+// candidate reports its time and its PSNR against that reference (higher
+// is closer; above ~40 dB differences are invisible).
+//
+//   - decode/denom=N: the decode shrunk by N while decoding.
+//   - first/denom=N/FILTER: from that, FILTER to 1280 px.
+//   - cascade/FILTER: 1280 → 640 → 320 from the chosen first step.
+func BenchmarkFilters(b *testing.B) {
+	data := photoJPEG(b)
+	full, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref := map[int]*image.NRGBA{}
+	for _, w := range []int{1280, 640, 320} {
+		ref[w] = imaging.Resize(full, w, w*3/4, imaging.Lanczos)
+	}
+	filters := []struct {
+		name string
+		f    imaging.ResampleFilter
+	}{
+		{"Box", imaging.Box},
+		{"Linear", imaging.Linear},
+		{"MitchellNetravali", imaging.MitchellNetravali},
+		{"CatmullRom", imaging.CatmullRom},
+		{"Lanczos", imaging.Lanczos},
+	}
+	for _, denom := range []int{1, 2} {
+		src, err := fastjpeg.DecodeScaled(bytes.NewReader(data), denom)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("decode/denom=%d", denom), func(b *testing.B) {
+			timed(b, func() {
+				if _, err := fastjpeg.DecodeScaled(bytes.NewReader(data), denom); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+		for _, f := range filters {
+			b.Run(fmt.Sprintf("first/denom=%d/%s", denom, f.name), func(b *testing.B) {
+				var out *image.NRGBA
+				timed(b, func() { out = resizeOpaque(src, 1280, 960, f.f) })
+				b.ReportMetric(psnr(out, ref[1280]), "dB")
+			})
+		}
+	}
+	src, err := fastjpeg.DecodeScaled(bytes.NewReader(data), 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	first := resizeOpaque(src, 1280, 960, firstFilter)
+	for _, f := range filters {
+		b.Run("cascade/"+f.name, func(b *testing.B) {
+			var w640, w320 *image.NRGBA
+			timed(b, func() {
+				w640 = resizeOpaque(first, 640, 480, f.f)
+				w320 = resizeOpaque(w640, 320, 240, f.f)
+			})
+			b.ReportMetric(psnr(w640, ref[640]), "dB640")
+			b.ReportMetric(psnr(w320, ref[320]), "dB320")
+		})
+	}
+}
+
+// psnr compares the RGB channels of two same-size images.
+func psnr(a, b *image.NRGBA) float64 {
+	if a.Rect != b.Rect {
+		panic("psnr: sizes differ")
+	}
+	var sum float64
+	var n int
+	for i := range a.Pix {
+		if i%4 == 3 {
+			continue
+		}
+		d := float64(a.Pix[i]) - float64(b.Pix[i])
+		sum += d * d
+		n++
+	}
+	if sum == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(255*255/(sum/float64(n)))
+}
