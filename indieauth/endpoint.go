@@ -45,7 +45,8 @@ func (v *Verifier) introspect(ctx context.Context, log *slog.Logger, endpoint, t
 		log.Error("introspection endpoint refused our credential: check auth.introspection_bearer", "status", status)
 		return Token{}, fmt.Errorf("introspect: status %d: %w", status, ErrMisconfigured)
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		log.Debug("introspection endpoint refused the token as its credential", "status", status)
+		log.Warn("introspection endpoint refused the token as its credential: the token is bad, or the endpoint wants auth.introspection_bearer",
+			"status", status)
 		return Token{}, fmt.Errorf("introspect: status %d: %w: %w", status, errRefusedToken, ErrInvalidToken)
 	case status == http.StatusBadRequest:
 		log.Debug("introspection endpoint rejected the token", "status", status)

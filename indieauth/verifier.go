@@ -41,18 +41,18 @@ type StaticToken struct {
 
 // Options configure a Verifier; they mirror the auth keys of the config.
 type Options struct {
-	Me                    string        // auth.me: the only site whose tokens are accepted
-	Static                []StaticToken // auth.tokens
-	TokenEndpoint         string        // auth.token_endpoint: legacy GET verification
-	IntrospectionEndpoint string        // auth.introspection_endpoint: POST token=…
-	IntrospectionBearer   string        // auth.introspection_bearer; "" sends the token itself
-	Discover              bool          // auth.discover: find endpoints from Me when none is configured
-	CacheTTL              time.Duration // auth.cache_ttl; 0 caches nothing
-	CacheSize             int           // most cached tokens; 0 means 10000
-	HTTPClient            *http.Client  // nil: a client with a 5 s timeout following at most 3 redirects
-	Logger                *slog.Logger  // nil: no logging
-	Now                   func() time.Time
-	RefreshEvery          time.Duration // rediscovery period; 0 means 1 h
+	Me                    string           // auth.me: the only site whose tokens are accepted
+	Static                []StaticToken    // auth.tokens
+	TokenEndpoint         string           // auth.token_endpoint: legacy GET verification
+	IntrospectionEndpoint string           // auth.introspection_endpoint: POST token=…
+	IntrospectionBearer   string           // auth.introspection_bearer; "" sends the token itself
+	Discover              bool             // auth.discover: find endpoints from Me when none is configured
+	CacheTTL              time.Duration    // auth.cache_ttl; 0 caches nothing
+	CacheSize             int              // most cached tokens; 0 means 10000
+	HTTPClient            *http.Client     // nil: a client with a 5 s timeout following at most 3 redirects; a given one is used as it is
+	Logger                *slog.Logger     // nil: no logging
+	Now                   func() time.Time // nil: time.Now; tests inject a clock for expiry and the cache
+	RefreshEvery          time.Duration    // rediscovery period; 0 means 1 h
 }
 
 // Verifier checks tokens. It is safe for concurrent use.
@@ -130,15 +130,15 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 		}
 		v.static = append(v.static, staticToken{digest: d, scopes: splitScope(s.Scope)})
 	}
-	for key, ep := range map[string]string{
-		"auth.token_endpoint":         opts.TokenEndpoint,
-		"auth.introspection_endpoint": opts.IntrospectionEndpoint,
+	for _, ep := range []struct{ key, url string }{
+		{"auth.introspection_endpoint", opts.IntrospectionEndpoint},
+		{"auth.token_endpoint", opts.TokenEndpoint},
 	} {
-		if ep == "" {
+		if ep.url == "" {
 			continue
 		}
-		if err := checkEndpoint(ep); err != nil {
-			return nil, fmt.Errorf("indieauth: %s: %w", key, err)
+		if err := checkEndpoint(ep.url); err != nil {
+			return nil, fmt.Errorf("indieauth: %s: %w", ep.key, err)
 		}
 	}
 	switch {
@@ -166,26 +166,26 @@ func (v *Verifier) Mode() string {
 	} else if n > 1 {
 		parts = append(parts, fmt.Sprintf("%d static tokens", n))
 	}
+	var remote []string
 	eps := v.eps.Load()
-	if v.discover {
-		if eps == nil {
-			parts = append(parts, "discovery from "+v.me+" (not yet successful)")
-		} else {
-			parts = append(parts, "discovered from "+v.me+":")
-		}
+	if eps != nil && eps.introspection != "" {
+		remote = append(remote, "introspection "+eps.introspection)
 	}
-	if eps != nil {
-		if eps.introspection != "" {
-			parts = append(parts, "introspection "+eps.introspection)
-		}
-		if eps.token != "" {
-			parts = append(parts, "token endpoint "+eps.token)
-		}
+	if eps != nil && eps.token != "" {
+		remote = append(remote, "token endpoint "+eps.token)
+	}
+	switch {
+	case v.discover && eps == nil:
+		parts = append(parts, "discovery from "+v.me+" (not yet successful)")
+	case v.discover:
+		parts = append(parts, "discovered from "+v.me+": "+strings.Join(remote, " + "))
+	default:
+		parts = append(parts, remote...)
 	}
 	if len(parts) == 0 {
 		return "no verification"
 	}
-	return strings.ReplaceAll(strings.Join(parts, " + "), ": + ", ": ")
+	return strings.Join(parts, " + ")
 }
 
 // Verify checks a token: static tokens first, then the cache, then the
@@ -218,6 +218,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Token, error) {
 		return Token{}, fmt.Errorf("verify: token expired: %w", ErrInvalidToken)
 	}
 	if t.Me != v.me {
+		if t.Me == "" {
+			return Token{}, fmt.Errorf("verify: endpoint named no usable me: %w", ErrForbidden)
+		}
 		return Token{}, fmt.Errorf("verify: token is for %s: %w", t.Me, ErrForbidden)
 	}
 	t.Scopes = slices.Clone(t.Scopes) // the cached slice stays ours
