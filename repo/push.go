@@ -14,7 +14,6 @@ import (
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
@@ -258,7 +257,7 @@ func (p *pusher) attempt(ctx context.Context) (moved bool, err error) {
 	req.Packfile = pr
 	encoded := make(chan error, 1)
 	go func() {
-		_, err := packfile.NewEncoder(pw, p.st, !caps.Supports(capability.OFSDelta)).Encode(hashes, 0)
+		err := writePack(pw, p.st, hashes)
 		pw.CloseWithError(err)
 		encoded <- err
 	}()

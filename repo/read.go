@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -13,54 +12,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
-
-// writeBlob streams a local file into the object store as a loose object
-// and returns its hash. Memory use does not depend on the file's size.
-func (r *Repo) writeBlob(ctx context.Context, file string) (plumbing.Hash, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("open blob source: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("open blob source: %w", err)
-	}
-	// A storage of its own for each write: go-git's object writer keeps
-	// unguarded state, and a new storage costs no I/O.
-	w, header, err := newStorage(r.opts.Path).LazyWriter()
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
-	}
-	if err := header(plumbing.BlobObject, fi.Size()); err != nil {
-		w.Close()
-		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
-	}
-	hasher := plumbing.NewHasher(plumbing.BlobObject, fi.Size())
-	n, err := io.Copy(io.MultiWriter(w, hasher), &ctxReader{ctx: ctx, r: f})
-	if err == nil && n != fi.Size() {
-		err = fmt.Errorf("file changed while copying: %d of %d bytes", n, fi.Size())
-	}
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
-	}
-	return hasher.Sum(), nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
 
 // Entry describes a file on the branch.
 type Entry struct {

@@ -1,0 +1,153 @@
+package repo
+
+import (
+	"bufio"
+	"compress/zlib"
+	"context"
+	"crypto/sha1"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// Media files are compressed already: deflating them again gains nothing
+// and, at zlib's default level, costs most of the time of a large upload.
+// spano writes its loose objects and push packs at BestSpeed, as git's own
+// core.looseCompression default does. (go-git's writers use the default
+// level and offer no setting.)
+const objectCompression = zlib.BestSpeed
+
+// writeBlob streams a local file into the object store as a loose object
+// and returns its hash. Memory use does not depend on the file's size.
+// The object appears by rename, so a reader never sees half of it, and
+// two uploads of the same bytes at once are harmless.
+func (r *Repo) writeBlob(ctx context.Context, file string) (plumbing.Hash, error) {
+	src, err := os.Open(file)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	objects := filepath.Join(r.opts.Path, "objects")
+	tmp, err := os.CreateTemp(objects, ".tmp-blob-")
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+
+	hasher := plumbing.NewHasher(plumbing.BlobObject, fi.Size())
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	zw, _ := zlib.NewWriterLevel(bw, objectCompression)
+	header := fmt.Appendf(nil, "blob %d\x00", fi.Size())
+	_, err = zw.Write(header)
+	var n int64
+	if err == nil {
+		n, err = io.Copy(io.MultiWriter(zw, hasher), &ctxReader{ctx: ctx, r: src})
+	}
+	if err == nil && n != fi.Size() {
+		err = fmt.Errorf("file changed while copying: %d of %d bytes", n, fi.Size())
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	h := hasher.Sum()
+	hex := h.String()
+	dst := filepath.Join(objects, hex[:2], hex[2:])
+	if _, err := os.Stat(dst); err == nil {
+		return h, nil // already there: content-addressed, so identical
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	return h, nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// writePack writes the objects as a version 2 packfile, without deltas
+// (media does not delta), each object streamed from the store.
+func writePack(w io.Writer, st storer.EncodedObjectStorer, hashes []plumbing.Hash) error {
+	sum := sha1.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(w, sum), 64<<10)
+	var hdr [12]byte
+	copy(hdr[:], "PACK")
+	binary.BigEndian.PutUint32(hdr[4:], 2)
+	binary.BigEndian.PutUint32(hdr[8:], uint32(len(hashes)))
+	if _, err := bw.Write(hdr[:]); err != nil {
+		return err
+	}
+	zw, _ := zlib.NewWriterLevel(bw, objectCompression)
+	for _, h := range hashes {
+		obj, err := st.EncodedObject(plumbing.AnyObject, h)
+		if err != nil {
+			return fmt.Errorf("pack %s: %w", h, err)
+		}
+		if _, err := bw.Write(packEntryHeader(obj.Type(), obj.Size())); err != nil {
+			return err
+		}
+		rd, err := obj.Reader()
+		if err != nil {
+			return fmt.Errorf("pack %s: %w", h, err)
+		}
+		zw.Reset(bw)
+		_, err = io.Copy(zw, rd)
+		rd.Close()
+		if err == nil {
+			err = zw.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("pack %s: %w", h, err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	_, err := w.Write(sum.Sum(nil))
+	return err
+}
+
+// packEntryHeader encodes an object's type and size: 3 type bits and 4
+// size bits in the first byte, then 7 size bits a byte, low bits first.
+func packEntryHeader(t plumbing.ObjectType, size int64) []byte {
+	b := []byte{byte(t)<<4 | byte(size&0x0f)}
+	size >>= 4
+	for size > 0 {
+		b[len(b)-1] |= 0x80
+		b = append(b, byte(size&0x7f))
+		size >>= 7
+	}
+	return b
+}
