@@ -12,7 +12,7 @@ import (
 
 func TestServeMedia(t *testing.T) {
 	e := newEnv(t, envOptions{serve: true})
-	content := makeJPEG(t, 80, 700, 400)
+	content := makeJPEG(t, 80, 400, 300)
 	resp := e.upload(goodToken, "served.jpg", content)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("upload: status %d", resp.StatusCode)

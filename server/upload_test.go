@@ -131,7 +131,7 @@ func atoi(t *testing.T, s string) int {
 
 func TestUploadDuplicate(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	content := makeJPEG(t, 10, 700, 500)
+	content := makeJPEG(t, 10, 400, 300)
 	var first, second uploadResponse
 	resp := e.upload(goodToken, "a.jpg", content)
 	if resp.StatusCode != http.StatusCreated {
