@@ -357,3 +357,55 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestServeFinishesUploadsOnShutdown(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("SPANO_CONFIG", "")
+	s := start(t, "serve", "-listen", "127.0.0.1:0")
+	b, _ := os.ReadFile(filepath.Join(dir, "spano-data", "token"))
+
+	img := image.NewGray(image.Rect(0, 0, 16, 16))
+	var pic bytes.Buffer
+	png.Encode(&pic, img)
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+s.addr+"/micropub/media", pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(b)))
+	type result struct {
+		status int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		resp.Body.Close()
+		done <- result{status: resp.StatusCode}
+	}()
+
+	// Half the upload is in flight when the signal comes.
+	w, _ := mw.CreateFormFile("file", "slow.png")
+	w.Write(pic.Bytes()[:20])
+	time.Sleep(100 * time.Millisecond)
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.stop() }()
+	time.Sleep(200 * time.Millisecond)
+	w.Write(pic.Bytes()[20:])
+	mw.Close()
+	pw.Close()
+
+	if r := <-done; r.err != nil || r.status != http.StatusCreated {
+		t.Errorf("upload in flight during shutdown: status %d, err %v; want 201", r.status, r.err)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("run: %v", err)
+	}
+	if !strings.Contains(s.stderr.String(), "shutting down") {
+		t.Errorf("no shutdown in the log:\n%s", s.stderr)
+	}
+}
