@@ -102,9 +102,11 @@ func resizePlane(src []uint8, stride, sw, sh, w, h int, filter imaging.ResampleF
 			row := src[y*stride : y*stride+sw]
 			out := tmp[y*w : y*w+w]
 			for x, wt := range hw {
-				p := row[wt.start : wt.start+len(wt.coef)]
+				coef := wt.coef
+				p := row[wt.start : wt.start+len(coef)]
+				p = p[:len(coef)] // lets the compiler drop bounds checks below
 				var sum int32
-				for k, c := range wt.coef {
+				for k, c := range coef {
 					sum += int32(p[k]) * c
 				}
 				out[x] = clampFixed(sum)
@@ -119,6 +121,7 @@ func resizePlane(src []uint8, stride, sw, sh, w, h int, filter imaging.ResampleF
 			wt := vw[y]
 			for k, c := range wt.coef {
 				in := tmp[(wt.start+k)*w : (wt.start+k+1)*w]
+				in = in[:len(acc)]
 				for x, v := range in {
 					acc[x] += int32(v) * c
 				}

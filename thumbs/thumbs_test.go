@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"image"
+	"image/color"
+	"image/gif"
 	"os"
 	"path/filepath"
 	"testing"
@@ -436,5 +438,39 @@ func TestTIFFNotDecoded(t *testing.T) {
 		if _, err := m.Probe(context.Background(), writeFile(t, "a", tiff), mt); !errors.Is(err, ErrUndecodable) {
 			t.Errorf("TIFF as %s: error = %v, want ErrUndecodable", mt, err)
 		}
+	}
+}
+
+// A GIF whose first frame covers only part of the logical screen gives
+// thumbnails of the whole screen, the frame in its place and the rest
+// transparent.
+func TestMakeGIFPartialFirstFrame(t *testing.T) {
+	frame := image.NewPaletted(image.Rect(20, 20, 120, 80), color.Palette{color.Transparent, red})
+	for i := range frame.Pix {
+		frame.Pix[i] = 1
+	}
+	var buf bytes.Buffer
+	err := gif.EncodeAll(&buf, &gif.GIF{
+		Image:  []*image.Paletted{frame},
+		Delay:  []int{0},
+		Config: image.Config{Width: 400, Height: 200, ColorModel: frame.Palette},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMaker(t, 200)
+	img, err := m.Make(context.Background(), writeFile(t, "a.gif", buf.Bytes()), "image/gif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(sizes(img.Thumbnails), []Size{{200, 100}}); diff != "" {
+		t.Fatalf("(-got +want):\n%s", diff)
+	}
+	th := decodeThumb(t, img.Thumbnails[0])
+	if c := th.At(35, 25); !isRed(c) {
+		t.Errorf("inside the frame: %v, want red", c)
+	}
+	if _, _, _, a := th.At(150, 80).RGBA(); a != 0 {
+		t.Errorf("outside the frame: alpha %d, want 0", a)
 	}
 }
