@@ -13,15 +13,17 @@
 //   - JPEG: the EXIF GPS IFD (emptied: entry count and entries zeroed,
 //     out-of-line values zeroed; the GPSInfo pointer now leads to an
 //     empty IFD), GPS properties in the XMP packet and in extended XMP
-//     (reassembled across segments), XMP in any other APPn segment.
+//     (reassembled across segments), XMP in any other APPn segment; the
+//     same for secondary images (gain or depth maps) listed in an MPF index.
 //   - PNG: eXIf as for JPEG, XMP in iTXt (CRC recomputed); text chunks
 //     whose compressed or hex-encoded payload holds GPS are turned into an
 //     ignorable private chunk.
 //   - WebP: EXIF and XMP chunks.
 //   - GIF: the XMP application extension.
-//   - MP4/MOV/M4A: ©xyz and loci boxes, ilst items whose key in meta/keys
-//     starts with com.apple.quicktime.location., XMP in udta/XMP_ and the
-//     XMP uuid box. Neutralised boxes become free boxes of the same size.
+//   - MP4/MOV/M4A: ©xyz and loci boxes (udta or ilst), ilst items whose
+//     key in meta/keys starts with com.apple.quicktime.location. (or is
+//     ffmpeg's "location"), XMP in udta/XMP_ and the XMP uuid box.
+//     Neutralised boxes become zero-filled free boxes of the same size.
 //   - MP3, WebM, Ogg: these formats define no GPS field, but ffmpeg copies
 //     a video's location (an ISO 6709 string) into a "location" TXXX
 //     frame, LOCATION SimpleTag or LOCATION comment when converting; such
@@ -33,6 +35,10 @@
 // exif:GPS*, exifEX:GPS*, the GPS fields of Iptc4xmpExt locations and
 // drone-dji:GpsLatitude and friends; they are overwritten with spaces,
 // which XML ignores between attributes and between property elements.
+// Place names (city, country) are kept: they are not coordinates.
+//
+// Not covered: GPS in maker notes, and per-sample GPS in timed metadata
+// tracks inside mdat (GoPro gpmd, camm, Apple mebx location tracks).
 package gpsstrip
 
 import (
