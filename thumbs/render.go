@@ -89,7 +89,7 @@ func (m *Maker) render(ctx context.Context, path string, h header, plan []step) 
 		if tr {
 			w, ht = ht, w
 		}
-		var small *image.NRGBA
+		var small image.Image
 		if h.format.jpegOut {
 			small = resizeOpaque(prev, w, ht, filter)
 		} else {
@@ -142,10 +142,11 @@ func (m *Maker) write(img image.Image, asJPEG bool) (Thumbnail, error) {
 	return t, nil
 }
 
-// opaqueRGBA presents an NRGBA image from a JPEG source as RGBA, which the
-// JPEG encoder reads on its fast path instead of pixel by pixel through
-// At. The two layouts are the same when every pixel is opaque, as a JPEG
-// source's always are.
+// opaqueRGBA presents an NRGBA image from a JPEG source (a turned
+// thumbnail) as RGBA, which the JPEG encoder reads on its fast path instead
+// of pixel by pixel through At. The two layouts are the same when every
+// pixel is opaque, as a JPEG source's always are. YCbCr and grey images
+// are already on fast paths.
 func opaqueRGBA(img image.Image) image.Image {
 	n, ok := img.(*image.NRGBA)
 	if !ok {

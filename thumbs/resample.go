@@ -13,39 +13,32 @@ import (
 // resizeOpaque is imaging.Resize for images without transparency (every
 // JPEG), rewritten for speed the way Pillow and libvips do it: weights in
 // 14-bit fixed point, no alpha weighting, rows walked in memory order in
-// both passes, and a YCbCr source resampled plane by plane before colour
-// conversion (resampling is linear and the conversion affine, so the
-// order does not matter), which halves the work for 4:2:0 chroma and
-// converts only the output's pixels. It stays within two levels of
+// both passes, and a YCbCr source resampled plane by plane (chroma at its
+// own resolution), which halves the work for 4:2:0. A YCbCr source gives
+// a 4:4:4 YCbCr result, which the next cascade step resamples the same way
+// and the JPEG encoder takes without any colour conversion; a grey source
+// gives grey; anything else NRGBA. Results stay within a few levels of
 // imaging.Resize (TestResizeOpaqueMatchesImaging).
-func resizeOpaque(src image.Image, w, h int, filter imaging.ResampleFilter) *image.NRGBA {
+func resizeOpaque(src image.Image, w, h int, filter imaging.ResampleFilter) image.Image {
 	b := src.Bounds()
-	dst := image.NewNRGBA(image.Rect(0, 0, w, h))
 	switch s := src.(type) {
 	case *image.YCbCr:
 		cb := s.COffset(b.Min.X, b.Min.Y)
 		cw, ch := chromaSize(s)
-		y := resizePlane(s.Y[s.YOffset(b.Min.X, b.Min.Y):], s.YStride, b.Dx(), b.Dy(), w, h, filter)
-		u := resizePlane(s.Cb[cb:], s.CStride, cw, ch, w, h, filter)
-		v := resizePlane(s.Cr[cb:], s.CStride, cw, ch, w, h, filter)
-		parallelRows(h, func(y0, y1 int) {
-			for r := y0; r < y1; r++ {
-				out := dst.Pix[r*dst.Stride : r*dst.Stride+w*4]
-				for x := 0; x < w; x++ {
-					i := r*w + x
-					o := out[x*4 : x*4+4 : x*4+4]
-					o[0], o[1], o[2] = color.YCbCrToRGB(y[i], u[i], v[i])
-					o[3] = 255
-				}
-			}
-		})
+		return &image.YCbCr{
+			Y:              resizePlane(s.Y[s.YOffset(b.Min.X, b.Min.Y):], s.YStride, b.Dx(), b.Dy(), w, h, filter),
+			Cb:             resizePlane(s.Cb[cb:], s.CStride, cw, ch, w, h, filter),
+			Cr:             resizePlane(s.Cr[cb:], s.CStride, cw, ch, w, h, filter),
+			YStride:        w,
+			CStride:        w,
+			SubsampleRatio: image.YCbCrSubsampleRatio444,
+			Rect:           image.Rect(0, 0, w, h),
+		}
 	case *image.Gray:
 		g := resizePlane(s.Pix[s.PixOffset(b.Min.X, b.Min.Y):], s.Stride, b.Dx(), b.Dy(), w, h, filter)
-		for i, v := range g {
-			o := dst.Pix[i*4 : i*4+4 : i*4+4]
-			o[0], o[1], o[2], o[3] = v, v, v, 255
-		}
+		return &image.Gray{Pix: g, Stride: w, Rect: image.Rect(0, 0, w, h)}
 	default:
+		dst := image.NewNRGBA(image.Rect(0, 0, w, h))
 		// Split into R, G and B planes.
 		sw, sh := b.Dx(), b.Dy()
 		var planes [3][]uint8
@@ -69,8 +62,8 @@ func resizeOpaque(src image.Image, w, h int, filter imaging.ResampleFilter) *ima
 			o := dst.Pix[i*4 : i*4+4 : i*4+4]
 			o[0], o[1], o[2], o[3] = out[0][i], out[1][i], out[2][i], 255
 		}
+		return dst
 	}
-	return dst
 }
 
 // chromaSize is the size of a YCbCr image's chroma planes.

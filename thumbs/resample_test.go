@@ -81,7 +81,7 @@ func TestResizeOpaqueMatchesImaging(t *testing.T) {
 		for fname, f := range filters {
 			for _, sz := range sizes {
 				t.Run(fmt.Sprintf("%s/%s/%dx%d", src.name, fname, sz.X, sz.Y), func(t *testing.T) {
-					got := resizeOpaque(src.img, sz.X, sz.Y, f)
+					got := imaging.Clone(resizeOpaque(src.img, sz.X, sz.Y, f))
 					want := imaging.Resize(src.img, sz.X, sz.Y, f)
 					if got.Rect != want.Rect {
 						t.Fatalf("bounds %v, want %v", got.Rect, want.Rect)
