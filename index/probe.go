@@ -1,0 +1,103 @@
+package index
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"image"
+
+	// Decoders for image.DecodeConfig: only headers are read.
+	_ "image/gif"
+	_ "image/jpeg"
+	_ "image/png"
+
+	_ "golang.org/x/image/webp"
+
+	"spano/repo"
+)
+
+// complete fills in, for items[i] of entries[i], the facts no trailer
+// gave: the size of a file committed without Media-Size, and the width
+// and height of an image committed without Media-Width and Media-Height
+// (by a person, or by an older spano). They are read from the repository
+// on the first query that returns the item and kept, so start-up never
+// opens a file. The size read from an image's header does not apply
+// EXIF orientation: a portrait JPEG stored rotated reports its stored
+// size.
+func (x *Index) complete(ctx context.Context, items []Item, entries []*entry) error {
+	x.mu.RLock()
+	r := x.repo
+	var todo []int
+	for i, e := range entries {
+		if e.needSize || e.needDims {
+			todo = append(todo, i)
+		}
+	}
+	x.mu.RUnlock()
+	if len(todo) == 0 || r == nil {
+		return nil
+	}
+	for _, i := range todo {
+		e := entries[i]
+		var (
+			size      int64 = -1
+			w, h      int
+			triedDims bool
+		)
+		it := items[i]
+		if e.needSize {
+			st, err := r.Stat(ctx, it.Path)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err == nil {
+				size = st.Size
+			} else {
+				x.log.Warn("read size", "path", it.Path, "err", err)
+			}
+		}
+		if e.needDims {
+			var err error
+			w, h, err = probe(ctx, r, it.Path)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err != nil {
+				x.log.Warn("read image size", "path", it.Path, "err", err)
+			}
+			triedDims = true
+		}
+
+		x.mu.Lock()
+		if x.byPath[it.Path] == e {
+			if size >= 0 {
+				e.Size, e.needSize = size, false
+			}
+			if triedDims {
+				// A header that cannot be read is not read again.
+				e.needDims = false
+				if w > 0 && h > 0 {
+					e.Width, e.Height = w, h
+					e.thumbHeights()
+				}
+			}
+			items[i] = e.snapshot()
+		}
+		x.mu.Unlock()
+	}
+	return nil
+}
+
+// probe reads the width and height from the header of the image at path.
+func probe(ctx context.Context, r *repo.Repo, path string) (int, int, error) {
+	f, _, err := r.Open(ctx, path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	cfg, _, err := image.DecodeConfig(bufio.NewReader(f))
+	if err != nil {
+		return 0, 0, fmt.Errorf("decode header: %w", err)
+	}
+	return cfg.Width, cfg.Height, nil
+}
