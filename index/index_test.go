@@ -118,11 +118,11 @@ func TestLoadHistory(t *testing.T) {
 	r.Close(context.Background())
 	pic := newMedia(s, string(pngBytes(t, 30, 20)), "png")
 	byHand(t, bare, map[string][]byte{
-		pic.path:                 pic.content,
-		"media/README.md":        []byte("not media\n"),
-		"media/ab/cd/photo.jpg":  []byte("not content-addressed\n"),
-		"index.md":               []byte("# site\n"),
-		media[2].thumbs[0]:       nil, // a thumbnail removed by hand
+		pic.path:                pic.content,
+		"media/README.md":       []byte("not media\n"),
+		"media/ab/cd/photo.jpg": []byte("not content-addressed\n"),
+		"index.md":              []byte("# site\n"),
+		media[2].thumbs[0]:      nil, // a thumbnail removed by hand
 	}, "Add a picture by hand")
 
 	x, _ := load(t, s, repo.Options{Path: bare})
