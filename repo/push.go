@@ -41,6 +41,9 @@ type pusher struct {
 	kickc chan bool // true: push now, without push_delay
 	stopc chan context.Context
 	done  chan error
+	// started is when the current push began, for Notice.Duration. Only
+	// the pusher goroutine touches it.
+	started time.Time
 }
 
 func newPusher(r *Repo) *pusher {
@@ -157,7 +160,7 @@ func (p *pusher) failed(err error) {
 	defer cancel()
 	wrapped := fmt.Errorf("%w: %v", ErrPushFailed, err)
 	_ = p.r.internal(ctx, func(w *writer) { w.pushFailed(wrapped) })
-	p.notify(Notice{Kind: NoticePushFailed, Err: err})
+	p.notify(Notice{Kind: NoticePushFailed, Err: err, Duration: time.Since(p.started)})
 }
 
 func (p *pusher) notify(n Notice) {
@@ -190,6 +193,7 @@ var errRejected = errors.New("remote rejected the push")
 // push sends the branch until the remote has it, fetching and re-applying
 // when the remote moved, at most PushAttempts rounds.
 func (p *pusher) push(ctx context.Context) error {
+	p.started = time.Now()
 	var last error
 	for attempt := 1; attempt <= p.r.opts.PushAttempts; attempt++ {
 		if attempt > 1 {
@@ -420,7 +424,7 @@ func (p *pusher) pushed(ctx context.Context, head plumbing.Hash) error {
 		}
 		if len(rep.commits) > 0 {
 			p.r.log.Info("pushed", "commits", len(rep.commits), "head", head.String())
-			p.notify(Notice{Kind: NoticePushed, Commits: rep.commits})
+			p.notify(Notice{Kind: NoticePushed, Commits: rep.commits, Duration: time.Since(p.started)})
 		}
 		return nil
 	case <-ctx.Done():

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -108,6 +109,10 @@ type Notice struct {
 	Kind    NoticeKind
 	Commits []CommitInfo // oldest first
 	Err     error
+	// Duration is how long the push took (NoticePushed, NoticePushFailed):
+	// from the start of the push to the notice, including any fetch and
+	// re-apply, so operators can watch the network side of an upload.
+	Duration time.Duration
 }
 
 // CommitInfo describes one commit.
@@ -163,6 +168,10 @@ type Repo struct {
 	reader *reader
 
 	pusher *pusher
+
+	// pending mirrors the writer's count of unpushed commits for Pending,
+	// which must not wait behind a commit in progress.
+	pending atomic.Int64
 }
 
 // Open opens the repository at opts.Path, cloning it from opts.Remote (in
@@ -500,6 +509,11 @@ func (r *Repo) Head(ctx context.Context) (string, error) {
 		return "", ctx.Err()
 	}
 }
+
+// Pending returns the number of commits on the branch that the remote
+// does not have yet: 0 when push is off. It never blocks, so metrics can
+// read it while the writer is busy.
+func (r *Repo) Pending() int { return int(r.pending.Load()) }
 
 // Healthy returns nil when the writer answers and the branch can be read.
 func (r *Repo) Healthy(ctx context.Context) error {

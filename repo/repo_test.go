@@ -300,6 +300,12 @@ func TestSyncPush(t *testing.T) {
 		len(notices[1].Commits) != 1 || notices[1].Commits[0].Added[0] != path || notices[1].Commits[0].Hash != res.Commit {
 		t.Errorf("notices = %+v", notices)
 	}
+	if len(notices) == 2 && notices[1].Duration <= 0 {
+		t.Errorf("pushed notice Duration = %v, want > 0", notices[1].Duration)
+	}
+	if got := r.Pending(); got != 0 {
+		t.Errorf("Pending() = %d after the push, want 0", got)
+	}
 }
 
 // TestConcurrentIdentical: 16 uploads of the same bytes at once make one
@@ -486,6 +492,9 @@ func TestSyncPushFails(t *testing.T) {
 	if res.Commit == "" || res.Pushed {
 		t.Errorf("Result = %+v", res)
 	}
+	if got, want := r.Pending(), 1; got != want {
+		t.Errorf("Pending() = %d after a failed push, want %d", got, want)
+	}
 	if err := os.Rename(gone, remote); err != nil {
 		t.Fatal(err)
 	}
@@ -498,6 +507,9 @@ func TestSyncPushFails(t *testing.T) {
 	}
 	if !res2.Duplicate || !res2.Pushed || res2.Commit != res.Commit {
 		t.Errorf("retry = %+v, want a pushed duplicate of %s", res2, res.Commit)
+	}
+	if got := r.Pending(); got != 0 {
+		t.Errorf("Pending() = %d after the retry pushed, want 0", got)
 	}
 	if n := commitCount(t, remote, "main"); n != 2 {
 		t.Errorf("remote has %d commits, want 2", n)
@@ -522,6 +534,9 @@ func TestAsyncQueueSurvivesRestart(t *testing.T) {
 			t.Fatalf("async commit = %+v, %v", res, err)
 		}
 		want = append(want, p)
+	}
+	if got, want := r.Pending(), 3; got != want {
+		t.Errorf("Pending() = %d, want %d", got, want)
 	}
 	// Stop without giving the final push any time.
 	ctx, cancel := context.WithCancel(context.Background())

@@ -137,10 +137,13 @@ func commitInfo(st *filesystem.Storage, c *object.Commit) (CommitInfo, error) {
 
 func (w *writer) run() {
 	defer close(w.r.stopped)
+	w.r.pending.Store(int64(len(w.chain)))
 	for {
 		select {
 		case f := <-w.r.ops:
 			f(w)
+			// Every change of the chain happens in an op: commit, pushed, re-apply.
+			w.r.pending.Store(int64(len(w.chain)))
 		case <-w.r.quit:
 			return
 		}
