@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 const (
@@ -53,6 +55,9 @@ type Options struct {
 	Logger                *slog.Logger     // nil: no logging
 	Now                   func() time.Time // nil: time.Now; tests inject a clock for expiry and the cache
 	RefreshEvery          time.Duration    // rediscovery period; 0 means 1 h
+	// Registerer receives spano_token_verifications_total and
+	// spano_token_cache_lookups_total; nil counts without exporting.
+	Registerer prometheus.Registerer
 }
 
 // Verifier checks tokens. It is safe for concurrent use.
@@ -69,6 +74,7 @@ type Verifier struct {
 	ttl       time.Duration
 	cache     *cache
 	flights   flightGroup
+	metrics   *metrics
 }
 
 type staticToken struct {
@@ -121,6 +127,9 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 		size = defaultCacheSize
 	}
 	v.cache = newCache(size)
+	if v.metrics, err = newMetrics(opts.Registerer); err != nil {
+		return nil, fmt.Errorf("indieauth: metrics: %w", err)
+	}
 	v.flights.m = make(map[[sha256.Size]byte]*flight)
 
 	for i, s := range opts.Static {
@@ -194,6 +203,12 @@ func (v *Verifier) Mode() string {
 // caller's business (Token.HasAnyScope). Errors wrap the package's
 // sentinels.
 func (v *Verifier) Verify(ctx context.Context, token string) (Token, error) {
+	t, err := v.verify(ctx, token)
+	v.metrics.verified(err)
+	return t, err
+}
+
+func (v *Verifier) verify(ctx context.Context, token string) (Token, error) {
 	if token == "" {
 		return Token{}, ErrNoToken
 	}
@@ -205,6 +220,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Token, error) {
 		return t, nil
 	}
 	t, ok := v.cache.get(key, v.now())
+	v.metrics.cacheLookup(ok)
 	if !ok {
 		var err error
 		t, err = v.flights.do(ctx, key, func() (Token, error) {

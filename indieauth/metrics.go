@@ -1,0 +1,99 @@
+package indieauth
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Values of the result label of spano_token_verifications_total: one per
+// sentinel of Verify, so an operator can tell bad tokens (invalid,
+// forbidden) from a broken token endpoint (unavailable, misconfigured).
+const (
+	resultOK            = "ok"
+	resultNoToken       = "no_token"
+	resultInvalid       = "invalid"
+	resultForbidden     = "forbidden"
+	resultUnavailable   = "unavailable"
+	resultMisconfigured = "misconfigured"
+	resultError         = "error"
+)
+
+// metrics are the Verifier's counters. They exist even without a
+// Registerer, so the code that counts needs no nil checks.
+type metrics struct {
+	verifications *prometheus.CounterVec
+	cache         *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spano_token_verifications_total",
+			Help: "Token verifications by result (ok, no_token, invalid, forbidden, unavailable, misconfigured, error).",
+		}, []string{"result"}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spano_token_cache_lookups_total",
+			Help: "Lookups of non-static tokens in the verification cache (hit, miss); a miss asks an endpoint.",
+		}, []string{"result"}),
+	}
+	// Pre-set the common series so dashboards see zeros, not gaps.
+	for _, r := range []string{resultOK, resultInvalid, resultUnavailable} {
+		m.verifications.WithLabelValues(r)
+	}
+	m.cache.WithLabelValues("hit")
+	m.cache.WithLabelValues("miss")
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	if m.verifications, err = register(reg, m.verifications); err != nil {
+		return nil, err
+	}
+	if m.cache, err = register(reg, m.cache); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers c, or reuses the collector already registered under
+// the same description (a Verifier rebuilt on the same registry).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, err
+}
+
+// verified counts one Verify by the sentinel its error wraps.
+func (m *metrics) verified(err error) {
+	result := resultError
+	switch {
+	case err == nil:
+		result = resultOK
+	case errors.Is(err, ErrNoToken):
+		result = resultNoToken
+	case errors.Is(err, ErrInvalidToken):
+		result = resultInvalid
+	case errors.Is(err, ErrForbidden):
+		result = resultForbidden
+	case errors.Is(err, ErrUnavailable):
+		result = resultUnavailable
+	case errors.Is(err, ErrMisconfigured):
+		result = resultMisconfigured
+	}
+	m.verifications.WithLabelValues(result).Inc()
+}
+
+// cacheLookup counts one lookup in the cache.
+func (m *metrics) cacheLookup(hit bool) {
+	if hit {
+		m.cache.WithLabelValues("hit").Inc()
+		return
+	}
+	m.cache.WithLabelValues("miss").Inc()
+}
