@@ -1,18 +1,25 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
+	"spano/index"
 	"spano/indieauth"
 )
 
 // queries are the q= values the endpoint answers, in the order q=config
-// lists them. Later queries (source, last) register here.
+// lists them. source and last need the media index.
 func (s *Server) queries() []query {
-	return []query{
-		{name: "config", handle: s.queryConfig},
+	qs := []query{{name: "config", handle: s.queryConfig}}
+	if s.index != nil {
+		qs = append(qs, query{name: "source", handle: s.querySource}, query{name: "last", handle: s.queryLast})
 	}
+	return qs
 }
 
 // query is one q= value and its handler.
@@ -21,8 +28,8 @@ type query struct {
 	handle func(http.ResponseWriter, *http.Request) error
 }
 
-// query is GET {endpoint_path}?q=…. Queries need a valid token like
-// uploads do: they reveal the site's media.
+// query is GET {endpoint_path}?q=…. Queries need a token that may upload:
+// they reveal the site's media, including files not yet published.
 func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query().Get("q")
 	if q == "" {
@@ -40,17 +47,15 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 	return badRequest(fmt.Sprintf("unsupported query %.40q", q), nil)
 }
 
-// authenticate checks that a request without a body carries a valid token.
-// No scope is required: any token the site owner issued may read.
+// authenticate checks that a request without a body carries a valid
+// token with one of auth.scopes.
 func (s *Server) authenticate(r *http.Request) error {
 	token, err := indieauth.Extract(r, "")
 	if err != nil {
 		return err
 	}
-	if _, err := s.verifier.Verify(r.Context(), token); err != nil {
-		return fmt.Errorf("verify token: %w", err)
-	}
-	return nil
+	_, err = s.authorize(r.Context(), token, s.scopes)
+	return err
 }
 
 // queryConfig is q=config: where to upload and which queries work.
@@ -64,4 +69,143 @@ func (s *Server) queryConfig(w http.ResponseWriter, r *http.Request) error {
 		"q":              names,
 	})
 	return nil
+}
+
+// sourceItem is one item of q=source: the upload's URL and facts. Images
+// have a width, height and thumbnails (an empty list when none were
+// made); other media have neither.
+type sourceItem struct {
+	URL        string          `json:"url"`
+	Published  string          `json:"published"`
+	MimeType   string          `json:"mime_type"`
+	Size       int64           `json:"size"`
+	SHA256     string          `json:"sha256"`
+	Width      int             `json:"width,omitempty"`
+	Height     int             `json:"height,omitempty"`
+	Thumbnails []thumbnailJSON `json:"thumbnails,omitzero"`
+	Client     string          `json:"client,omitempty"`
+	Filename   string          `json:"filename,omitempty"`
+}
+
+type sourcePage struct {
+	Items  []sourceItem `json:"items"`
+	Paging paging       `json:"paging"`
+}
+
+type paging struct {
+	After string `json:"after,omitempty"`
+}
+
+// querySource is q=source: the site's media, newest first, a page at a
+// time (limit, offset, after, mime_type), or one item by url.
+func (s *Server) querySource(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	params := r.URL.Query()
+	if u := params.Get("url"); u != "" || params.Has("url") {
+		it, err := s.lookup(r, u)
+		if err != nil {
+			return err
+		}
+		s.writeJSON(w, r, http.StatusOK, s.sourceItem(it))
+		return nil
+	}
+	limit, err := intParam(params.Get("limit"), "limit", 1)
+	if err != nil {
+		return err
+	}
+	offset, err := intParam(params.Get("offset"), "offset", 0)
+	if err != nil {
+		return err
+	}
+	page, err := s.index.Page(ctx, index.Query{
+		Limit: limit, Offset: offset, After: params.Get("after"), Type: params.Get("mime_type"),
+	})
+	if errors.Is(err, index.ErrBadCursor) {
+		return badRequest("the after cursor is not one this endpoint gave out", err)
+	}
+	if err != nil {
+		return fmt.Errorf("query source: %w", err)
+	}
+	body := sourcePage{Items: make([]sourceItem, len(page.Items)), Paging: paging{After: page.After}}
+	for i, it := range page.Items {
+		body.Items[i] = s.sourceItem(it)
+	}
+	s.writeJSON(w, r, http.StatusOK, body)
+	return nil
+}
+
+// queryLast is q=last: the URL of the newest upload. With no media yet
+// it answers {} (200), which clients treat as "nothing uploaded": an
+// error would read as a broken endpoint.
+func (s *Server) queryLast(w http.ResponseWriter, r *http.Request) error {
+	it, ok, err := s.index.Latest(r.Context())
+	if err != nil {
+		return fmt.Errorf("query last: %w", err)
+	}
+	body := map[string]string{}
+	if ok {
+		body["url"] = s.mediaURL(it.Path)
+	}
+	s.writeJSON(w, r, http.StatusOK, body)
+	return nil
+}
+
+// intParam reads a non-negative integer parameter, at least min; ""
+// gives 0 (the default).
+func intParam(v, name string, min int) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min {
+		return 0, badRequest(fmt.Sprintf("%s must be an integer of at least %d", name, min), err)
+	}
+	return n, nil
+}
+
+// lookup finds the original that a published URL names: 400 when the URL
+// is not one of this site's media URLs or names nothing on the branch.
+func (s *Server) lookup(r *http.Request, u string) (index.Item, error) {
+	path, ok := s.repoPath(u)
+	if !ok {
+		return index.Item{}, badRequest("url is not the URL of a file this endpoint stored", nil)
+	}
+	it, found, err := s.index.Get(r.Context(), path)
+	if err != nil {
+		return index.Item{}, fmt.Errorf("look up %s: %w", path, err)
+	}
+	if !found {
+		return index.Item{}, badRequest("no media at url", nil)
+	}
+	return it, nil
+}
+
+// repoPath is the inverse of mediaURL for originals: the repository path
+// that the published URL u names.
+func (s *Server) repoPath(u string) (string, bool) {
+	rel, ok := strings.CutPrefix(u, s.siteURL+s.mediaURLPath+"/")
+	if !ok {
+		return "", false
+	}
+	ref, err := s.store.Parse(rel)
+	if err != nil || ref.Width > 0 {
+		return "", false
+	}
+	return s.store.Path(ref.SHA256, ref.Ext), true
+}
+
+func (s *Server) sourceItem(it index.Item) sourceItem {
+	out := sourceItem{
+		URL: s.mediaURL(it.Path), Published: it.Published.Format(time.RFC3339),
+		MimeType: it.Type, Size: it.Size, SHA256: it.SHA256,
+		Width: it.Width, Height: it.Height,
+		Client: it.Client, Filename: it.Filename,
+	}
+	if strings.HasPrefix(it.Type, "image/") {
+		out.Thumbnails = make([]thumbnailJSON, len(it.Thumbnails))
+		for i, t := range it.Thumbnails {
+			out.Thumbnails[i] = thumbnailJSON{Width: t.Width, Height: t.Height, URL: s.mediaURL(t.Path)}
+		}
+	}
+	return out
 }

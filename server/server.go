@@ -21,6 +21,7 @@ import (
 
 	"spano/hashstore"
 	"spano/hooks"
+	"spano/index"
 	"spano/indieauth"
 	"spano/repo"
 	"spano/thumbs"
@@ -56,13 +57,17 @@ type Options struct {
 	Store    *hashstore.Store
 	Images   *thumbs.Maker // nil: no image checks and no thumbnails
 	Hooks    Hooks         // nil: no hooks
+	// Index answers q=source, q=last and finds what a delete removes;
+	// nil: those queries are not offered and delete is refused.
+	Index *index.Index
 
-	BaseURL      string // this service's public URL, for q=config
-	EndpointPath string // e.g. "/micropub/media"
-	SiteURL      string // where the site is published
-	MediaURLPath string // where the site serves media.dir, e.g. "/media"
-	MaxSize      int64  // media.max_size in bytes
-	Scopes       []string
+	BaseURL      string   // this service's public URL, for q=config
+	EndpointPath string   // e.g. "/micropub/media"
+	SiteURL      string   // where the site is published
+	MediaURLPath string   // where the site serves media.dir, e.g. "/media"
+	MaxSize      int64    // media.max_size in bytes
+	Scopes       []string // auth.scopes: any one allows upload and queries
+	DeleteScopes []string // auth.delete_scopes: any one allows delete
 	StripGPS     bool
 	Serve        bool     // serve committed media at MediaURLPath
 	CORSOrigins  []string // "*" allows any origin
@@ -79,6 +84,7 @@ type Server struct {
 	store    *hashstore.Store
 	images   *thumbs.Maker
 	hooks    Hooks
+	index    *index.Index
 
 	baseURL      string
 	endpointPath string
@@ -86,6 +92,7 @@ type Server struct {
 	mediaURLPath string
 	maxSize      int64
 	scopes       []string
+	deleteScopes []string
 	stripGPS     bool
 	corsOrigins  []string
 
@@ -102,12 +109,14 @@ func New(opts Options) http.Handler {
 		store:        opts.Store,
 		images:       opts.Images,
 		hooks:        opts.Hooks,
+		index:        opts.Index,
 		baseURL:      strings.TrimRight(opts.BaseURL, "/"),
 		endpointPath: "/" + strings.Trim(opts.EndpointPath, "/"),
 		siteURL:      strings.TrimRight(opts.SiteURL, "/"),
 		mediaURLPath: "/" + strings.Trim(opts.MediaURLPath, "/"),
 		maxSize:      opts.MaxSize,
 		scopes:       opts.Scopes,
+		deleteScopes: opts.DeleteScopes,
 		stripGPS:     opts.StripGPS,
 		corsOrigins:  opts.CORSOrigins,
 		log:          opts.Logger,
@@ -128,7 +137,7 @@ func New(opts Options) http.Handler {
 	r.NotFoundHandler = s.handle(func(http.ResponseWriter, *http.Request) error { return errNotFound })
 	r.MethodNotAllowedHandler = s.handle(func(http.ResponseWriter, *http.Request) error { return errMethodNotAllowed })
 
-	r.Handle(s.endpointPath, s.handle(s.upload)).Methods(http.MethodPost)
+	r.Handle(s.endpointPath, s.handle(s.post)).Methods(http.MethodPost)
 	r.Handle(s.endpointPath, s.handle(s.query)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/healthz", s.handle(s.healthz)).Methods(http.MethodGet, http.MethodHead)
 	if opts.Serve {

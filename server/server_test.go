@@ -29,6 +29,7 @@ import (
 
 	"spano/hashstore"
 	"spano/hooks"
+	"spano/index"
 	"spano/indieauth"
 	"spano/repo"
 	"spano/thumbs"
@@ -49,6 +50,7 @@ type env struct {
 	t      *testing.T
 	srv    *httptest.Server
 	repo   *repo.Repo
+	index  *index.Index
 	remote string
 	data   string // temp dirs for the hashstore and thumbs
 	logs   *syncBuffer
@@ -83,6 +85,22 @@ func newEnv(t *testing.T, opt envOptions) *env {
 	if opt.repoOptions != nil {
 		opt.repoOptions(&ro)
 	}
+	store, err := hashstore.New(hashstore.Options{
+		TempDir: filepath.Join(e.data, "tmp"), MaxSize: testMaxSize,
+		Types:    []string{"image/jpeg", "image/png", "image/gif", "video/mp4", "audio/mpeg"},
+		MediaDir: "media", Depth: 2, Width: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.index = index.New(index.Options{Store: store, MediaDir: "media", RepoPath: ro.Path, Logger: log})
+	notify := ro.Notify
+	ro.Notify = func(n repo.Notice) {
+		e.index.Apply(n)
+		if notify != nil {
+			notify(n)
+		}
+	}
 	r, err := repo.Open(context.Background(), ro)
 	if err != nil {
 		t.Fatalf("open repo: %v", err)
@@ -93,14 +111,8 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		defer cancel()
 		_ = r.Close(ctx)
 	})
-
-	store, err := hashstore.New(hashstore.Options{
-		TempDir: filepath.Join(e.data, "tmp"), MaxSize: testMaxSize,
-		Types:    []string{"image/jpeg", "image/png", "image/gif", "video/mp4", "audio/mpeg"},
-		MediaDir: "media", Depth: 2, Width: 2,
-	})
-	if err != nil {
-		t.Fatal(err)
+	if err := e.index.Load(context.Background(), r); err != nil {
+		t.Fatalf("load index: %v", err)
 	}
 	if opt.widths == nil {
 		opt.widths = []int{320, 640, 1280}
@@ -129,10 +141,10 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		opt.origins = []string{"*"}
 	}
 	h := New(Options{
-		Verifier: verifier, Repo: r, Store: store, Images: maker, Hooks: opt.hooks,
+		Verifier: verifier, Repo: r, Store: store, Images: maker, Hooks: opt.hooks, Index: e.index,
 		BaseURL: "https://media.example.com", EndpointPath: "/micropub/media",
 		SiteURL: siteURL, MediaURLPath: "/media", MaxSize: testMaxSize,
-		Scopes: []string{"media", "create"}, StripGPS: true, Serve: opt.serve,
+		Scopes: []string{"media", "create"}, DeleteScopes: []string{"delete"}, StripGPS: true, Serve: opt.serve,
 		CORSOrigins: opt.origins, Logger: log,
 	})
 	e.srv = httptest.NewServer(h)

@@ -22,8 +22,8 @@ const (
 	// boundaries, part headers and small ignored fields. The file itself
 	// is held to max_size by the hashstore.
 	multipartSlack = 1 << 20
-	// maxTokenField caps the access_token form field; real tokens are far
-	// shorter.
+	// maxTokenField caps the short text fields (access_token, action,
+	// url); real tokens and URLs are far shorter.
 	maxTokenField = 4096
 )
 
@@ -43,7 +43,9 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 	}
 	var tok indieauth.Token
 	if early != "" {
-		if tok, err = s.authorize(ctx, early); err != nil {
+		// The form may turn out to be a delete: a token with a delete
+		// scope only is refused once the form says otherwise.
+		if tok, err = s.authorize(ctx, early, s.scopes, s.deleteScopes); err != nil {
 			return err
 		}
 	}
@@ -69,9 +71,15 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if token != early {
-		if tok, err = s.authorize(ctx, token); err != nil {
+		if tok, err = s.verify(ctx, token); err != nil {
 			return err
 		}
+	}
+	if form.action == actionDelete {
+		return s.delete(w, r, tok, form.url)
+	}
+	if err := s.needScope(tok, s.scopes); err != nil {
+		return err
 	}
 
 	f := form.file
@@ -108,7 +116,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 
 	change := repo.Change{
 		Add:     []repo.Blob{{Path: origPath, File: f.Path}},
-		Message: commitMessage(f, form.filename, tok.ClientID),
+		Message: commitMessage(f, img.Size, form.filename, tok.ClientID),
 	}
 	thumbPaths := make([]string, len(img.Thumbnails))
 	for i, t := range img.Thumbnails {
@@ -170,18 +178,42 @@ type thumbnailJSON struct {
 	URL    string `json:"url"`
 }
 
-// authorize verifies token and checks it grants one of auth.scopes.
-func (s *Server) authorize(ctx context.Context, token string) (indieauth.Token, error) {
+// authorize verifies token and checks it grants a scope of the first
+// list, or of any list that follows.
+func (s *Server) authorize(ctx context.Context, token string, scopes ...[]string) (indieauth.Token, error) {
+	tok, err := s.verify(ctx, token)
+	if err != nil {
+		return indieauth.Token{}, err
+	}
+	for _, list := range scopes {
+		if tok.HasAnyScope(list) {
+			return tok, nil
+		}
+	}
+	if len(scopes) == 0 {
+		return tok, nil
+	}
+	return indieauth.Token{}, s.needScope(tok, scopes[0])
+}
+
+// verify checks token with the verifier.
+func (s *Server) verify(ctx context.Context, token string) (indieauth.Token, error) {
 	tok, err := s.verifier.Verify(ctx, token)
 	if err != nil {
 		return indieauth.Token{}, fmt.Errorf("verify token: %w", err)
 	}
-	if !tok.HasAnyScope(s.scopes) {
-		want := strings.Join(s.scopes, " ")
-		return indieauth.Token{}, &Error{Status: http.StatusForbidden, Code: codeInsufficientScope,
-			Description: "the access token needs one of these scopes: " + want, Scope: want}
-	}
 	return tok, nil
+}
+
+// needScope is the 403 for a token that lacks every one of scopes, nil
+// when it has one.
+func (s *Server) needScope(tok indieauth.Token, scopes []string) error {
+	if tok.HasAnyScope(scopes) {
+		return nil
+	}
+	want := strings.Join(scopes, " ")
+	return &Error{Status: http.StatusForbidden, Code: codeInsufficientScope,
+		Description: "the access token needs one of these scopes: " + want, Scope: want}
 }
 
 // uploadForm is what readForm found in the multipart body.
@@ -189,6 +221,8 @@ type uploadForm struct {
 	file     *hashstore.File // nil when there was no file part
 	filename string          // the client's name for it, cleaned; "" when none
 	token    string          // the access_token field, "" when none
+	action   string          // the action field: "delete" or ""
+	url      string          // the url field of a delete
 }
 
 // readForm streams the multipart body part by part: the file is spooled
@@ -231,14 +265,17 @@ func (s *Server) readForm(ctx context.Context, r *http.Request) (uploadForm, err
 				return form, badRequest("the access token must be sent in one place only", indieauth.ErrMultipleTokens)
 			}
 			sawToken = true
-			b, err := io.ReadAll(io.LimitReader(part, maxTokenField+1))
-			if err != nil {
-				return form, partError(err)
+			if form.token, err = smallField(part, name); err != nil {
+				return form, err
 			}
-			if len(b) > maxTokenField {
-				return form, badRequest("the access_token field is too long", nil)
+		case name == "action":
+			if form.action, err = smallField(part, name); err != nil {
+				return form, err
 			}
-			form.token = strings.TrimSpace(string(b))
+		case name == "url":
+			if form.url, err = smallField(part, name); err != nil {
+				return form, err
+			}
 		default:
 			if _, err := io.Copy(io.Discard, part); err != nil {
 				return form, partError(err)
@@ -246,10 +283,27 @@ func (s *Server) readForm(ctx context.Context, r *http.Request) (uploadForm, err
 		}
 		part.Close()
 	}
-	if form.file == nil {
+	switch {
+	case form.action != "" && form.action != actionDelete:
+		return form, badRequest(fmt.Sprintf("unsupported action %.40q", form.action), nil)
+	case form.action == actionDelete && form.file != nil:
+		return form, badRequest("a delete request carries no file", nil)
+	case form.file == nil && form.action == "":
 		return form, badRequest("the request has no file part named file", nil)
 	}
 	return form, nil
+}
+
+// smallField reads a short text part such as access_token or url.
+func smallField(part io.Reader, name string) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(part, maxTokenField+1))
+	if err != nil {
+		return "", partError(err)
+	}
+	if len(b) > maxTokenField {
+		return "", badRequest(fmt.Sprintf("the %s field is too long", name), nil)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // partError tells a body over the limit (413) and errors of the store
@@ -299,7 +353,9 @@ func (s *Server) exists(ctx context.Context, path string) bool {
 
 // commitMessage is SPEC.md's subject and trailers. The filename is the
 // client's, so it is only ever text in the message, never part of a path.
-func commitMessage(f *hashstore.File, filename, client string) repo.Message {
+// An image's displayed size goes in Media-Width and Media-Height, so that
+// the index can answer q=source without opening a file.
+func commitMessage(f *hashstore.File, size thumbs.Size, filename, client string) repo.Message {
 	subject := "Add " + f.SHA256[:12] + "." + f.Ext
 	if filename != "" {
 		subject += " (" + filename + ")"
@@ -309,6 +365,11 @@ func commitMessage(f *hashstore.File, filename, client string) repo.Message {
 		{Key: "Media-Type", Value: f.Type},
 		{Key: "Media-Size", Value: fmt.Sprint(f.Size)},
 	}}
+	if size.Width > 0 && size.Height > 0 {
+		m.Trailers = append(m.Trailers,
+			repo.Trailer{Key: "Media-Width", Value: fmt.Sprint(size.Width)},
+			repo.Trailer{Key: "Media-Height", Value: fmt.Sprint(size.Height)})
+	}
 	if client != "" {
 		m.Trailers = append(m.Trailers, repo.Trailer{Key: "Media-Client", Value: client})
 	}

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"spano/hooks"
+	"spano/index"
+	"spano/indieauth"
+	"spano/repo"
+)
+
+// actionDelete is the Micropub action this endpoint supports.
+const actionDelete = "delete"
+
+// maxActionBody caps a urlencoded or JSON body: an action, a URL and a
+// token.
+const maxActionBody = 64 << 10
+
+// post is POST {endpoint_path}: an upload (multipart/form-data with a
+// file), or an action (action=delete&url=…) sent urlencoded, as JSON, or
+// as multipart without a file.
+func (s *Server) post(w http.ResponseWriter, r *http.Request) error {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "application/x-www-form-urlencoded", "application/json":
+		return s.action(w, r, mt)
+	}
+	return s.upload(w, r)
+}
+
+// actionRequest is a urlencoded or JSON action body.
+type actionRequest struct {
+	Action      string `json:"action"`
+	URL         string `json:"url"`
+	AccessToken string `json:"access_token"`
+}
+
+// action reads a small urlencoded or JSON body naming an action and
+// runs it.
+func (s *Server) action(w http.ResponseWriter, r *http.Request, mediaType string) error {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxActionBody))
+	if err != nil {
+		return fmt.Errorf("read action: %w", err)
+	}
+	var req actionRequest
+	if mediaType == "application/json" {
+		if err := json.Unmarshal(b, &req); err != nil {
+			return badRequest("the JSON body is malformed", err)
+		}
+	} else {
+		v, err := url.ParseQuery(string(b))
+		if err != nil {
+			return badRequest("the form body is malformed", err)
+		}
+		if len(v["access_token"]) > 1 {
+			return badRequest("the access token must be sent in one place only", indieauth.ErrMultipleTokens)
+		}
+		req = actionRequest{Action: v.Get("action"), URL: v.Get("url"), AccessToken: v.Get("access_token")}
+	}
+	token, err := indieauth.Extract(r, req.AccessToken)
+	if err != nil {
+		return err
+	}
+	tok, err := s.verify(r.Context(), token)
+	if err != nil {
+		return err
+	}
+	switch req.Action {
+	case actionDelete:
+		return s.delete(w, r, tok, req.URL)
+	case "":
+		return badRequest("uploads must be multipart/form-data; other requests need an action", nil)
+	}
+	return badRequest(fmt.Sprintf("unsupported action %.40q", req.Action), nil)
+}
+
+// delete removes the file at the published URL u and its thumbnails from
+// the branch in one commit, whose message carries the trailers of the
+// upload, and pushes it like an upload. History keeps the file: the same
+// bytes uploaded again bring it back.
+func (s *Server) delete(w http.ResponseWriter, r *http.Request, tok indieauth.Token, u string) error {
+	ctx := r.Context()
+	if err := s.needScope(tok, s.deleteScopes); err != nil {
+		return err
+	}
+	if s.index == nil {
+		return badRequest("this endpoint does not delete", nil)
+	}
+	if u == "" {
+		return badRequest("the url of the file to delete is required", nil)
+	}
+	it, err := s.lookup(r, u)
+	if err != nil {
+		return err
+	}
+
+	// The index knows the thumbnails; one removed by hand meanwhile must
+	// not fail the whole delete.
+	paths := []string{it.Path}
+	for _, t := range it.Thumbnails {
+		if s.exists(ctx, t.Path) {
+			paths = append(paths, t.Path)
+		}
+	}
+	res, commitErr := s.repo.Commit(ctx, repo.Change{Delete: paths, Message: deleteMessage(it)})
+	if errors.Is(commitErr, repo.ErrNotFound) {
+		return badRequest("no media at url", commitErr)
+	}
+	if commitErr != nil && !errors.Is(commitErr, repo.ErrPushFailed) {
+		return fmt.Errorf("delete %s: %w", it.Path, commitErr)
+	}
+	if s.hooks != nil {
+		s.hooks.Notify(hooks.Event{
+			Event: hooks.EventDeleted, Time: s.now(), URL: u, SHA256: it.SHA256, Path: it.Path,
+			Type: it.Type, Size: it.Size, Commit: res.Commit, Filename: it.Filename, Client: it.Client,
+		})
+	}
+	if commitErr != nil {
+		// Deleted here, published later: like an upload whose push failed.
+		return fmt.Errorf("delete %s: %w", it.Path, commitErr)
+	}
+	s.writeJSON(w, r, http.StatusOK, map[string]string{"deleted": u})
+	return nil
+}
+
+// deleteMessage is "Delete <12 hex>.<ext>" with the upload's trailers, or
+// for a file committed without them, the ones spano would have written.
+func deleteMessage(it index.Item) repo.Message {
+	m := repo.Message{Subject: "Delete " + it.SHA256[:12] + "." + it.Ext, Trailers: it.Trailers}
+	if len(m.Trailers) == 0 {
+		m.Trailers = []repo.Trailer{
+			{Key: index.TrailerSHA256, Value: it.SHA256},
+			{Key: index.TrailerType, Value: it.Type},
+			{Key: index.TrailerSize, Value: fmt.Sprint(it.Size)},
+		}
+	}
+	return m
+}
