@@ -75,7 +75,7 @@ func noteError(ctx context.Context, err error) {
 // accessLog gives each request an id (the client's X-Request-Id when it is
 // sane, else a new one), echoes it in the response and logs one line when
 // the request is done: at Warn for 4xx, Error for 5xx, with the cause the
-// handler noted. Headers are not logged and access_token is redacted from
+// handler noted, and at Debug for successful scrapes and health checks. Headers are not logged and access_token is redacted from
 // the query, so no token reaches the log.
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -97,6 +97,10 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			level = slog.LevelError
 		case rec.status >= 400:
 			level = slog.LevelWarn
+		case r.URL.Path == "/metrics" || r.URL.Path == "/healthz":
+			// Scrapes and probes come every few seconds; only their
+			// failures are news.
+			level = slog.LevelDebug
 		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),

@@ -1,13 +1,20 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"spano/repo"
 )
 
 func TestServeMedia(t *testing.T) {
@@ -148,4 +155,107 @@ func TestHealthz(t *testing.T) {
 
 func itoa(n int) string {
 	return strconv.Itoa(n)
+}
+
+// TestHealthzUnreadable: a repository whose branch cannot be read, or was
+// moved behind spano's back, is reported as unavailable.
+func TestHealthzUnreadable(t *testing.T) {
+	tests := []struct {
+		name      string
+		breakRepo func(t *testing.T, repoPath string)
+	}{
+		{name: "objects gone", breakRepo: func(t *testing.T, repoPath string) {
+			if err := rename(filepath.Join(repoPath, "objects"), filepath.Join(repoPath, "objects.away")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "branch moved outside spano", breakRepo: func(t *testing.T, repoPath string) {
+			ref := filepath.Join(repoPath, "refs", "heads", "main")
+			if err := os.WriteFile(ref, []byte(strings.Repeat("ab", 20)+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			tt.breakRepo(t, filepath.Join(e.data, "site.git"))
+			resp, err := e.srv.Client().Get(e.srv.URL + "/healthz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantError(t, resp, 503, codeUnavailable)
+		})
+	}
+}
+
+// TestHealthzStuckWriter: while the repository's writer is held inside a
+// commit, a health check gets no answer from it and reports 503 when its
+// deadline passes, instead of hanging; once the writer is free, 200.
+func TestHealthzStuckWriter(t *testing.T) {
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	var releaseOnce sync.Once
+	e := newEnv(t, envOptions{repoOptions: func(o *repo.Options) {
+		// Notify runs on the writer goroutine: blocking it is a stuck writer.
+		o.Notify = func(n repo.Notice) {
+			if n.Kind == repo.NoticeCommitted {
+				select {
+				case entered <- struct{}{}:
+				default:
+				}
+				<-release
+			}
+		}
+	}})
+	unstick := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unstick) // before the repository closes: cleanups run last first
+
+	body, ct := multipartBody(t, part{name: "file", filename: "a.png", content: makeTinyPNG(t, 3)})
+	uploaded := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/micropub/media", bytes.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		req.Header.Set("Authorization", "Bearer "+goodToken)
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			uploaded <- 0
+			return
+		}
+		resp.Body.Close()
+		uploaded <- resp.StatusCode
+	}()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upload never reached the writer")
+	}
+
+	// The handler's 5 s budget is cut short by the request's own deadline,
+	// as a load balancer's probe timeout would.
+	health := func(timeout time.Duration) *httptest.ResponseRecorder {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		rec := httptest.NewRecorder()
+		e.srv.Config.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil).WithContext(ctx))
+		return rec
+	}
+	start := time.Now()
+	rec := health(200 * time.Millisecond)
+	if got, want := rec.Code, http.StatusServiceUnavailable; got != want {
+		t.Errorf("stuck writer: status %d, want %d", got, want)
+	}
+	if !strings.Contains(rec.Body.String(), codeUnavailable) {
+		t.Errorf("stuck writer: body %q, want %s", rec.Body.String(), codeUnavailable)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("health check took %v with a stuck writer, want about its deadline", d)
+	}
+
+	unstick()
+	if got := <-uploaded; got != http.StatusCreated {
+		t.Errorf("upload after the writer was freed: status %d, want 201", got)
+	}
+	if got := health(5 * time.Second).Code; got != http.StatusOK {
+		t.Errorf("free writer: status %d, want 200", got)
+	}
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"spano/hashstore"
 	"spano/hooks"
@@ -57,6 +59,11 @@ type Options struct {
 	Store    *hashstore.Store
 	Images   *thumbs.Maker // nil: no image checks and no thumbnails
 	Hooks    Hooks         // nil: no hooks
+	// Metrics counts uploads and their stages; nil: counted, not exported.
+	Metrics *Metrics
+	// Gatherer is served at /metrics, without a token (Prometheus sends
+	// none): the proxy in front keeps it private. Nil: no /metrics.
+	Gatherer prometheus.Gatherer
 	// Index answers q=source, q=last and finds what a delete removes;
 	// nil: those queries are not offered and delete is refused.
 	Index *index.Index
@@ -84,6 +91,7 @@ type Server struct {
 	store    *hashstore.Store
 	images   *thumbs.Maker
 	hooks    Hooks
+	metrics  *Metrics
 	index    *index.Index
 
 	baseURL      string
@@ -109,6 +117,7 @@ func New(opts Options) http.Handler {
 		store:        opts.Store,
 		images:       opts.Images,
 		hooks:        opts.Hooks,
+		metrics:      opts.Metrics,
 		index:        opts.Index,
 		baseURL:      strings.TrimRight(opts.BaseURL, "/"),
 		endpointPath: "/" + strings.Trim(opts.EndpointPath, "/"),
@@ -129,6 +138,9 @@ func New(opts Options) http.Handler {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if s.metrics == nil {
+		s.metrics, _ = NewMetrics(nil) // nothing to register with: cannot fail
+	}
 	if s.mediaURLPath == "/" {
 		s.mediaURLPath = ""
 	}
@@ -140,6 +152,12 @@ func New(opts Options) http.Handler {
 	r.Handle(s.endpointPath, s.handle(s.post)).Methods(http.MethodPost)
 	r.Handle(s.endpointPath, s.handle(s.query)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/healthz", s.handle(s.healthz)).Methods(http.MethodGet, http.MethodHead)
+	if opts.Gatherer != nil {
+		r.Handle("/metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
+			ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelError),
+			ErrorHandling: promhttp.ContinueOnError, // a broken collector must not hide the others
+		})).Methods(http.MethodGet, http.MethodHead)
+	}
 	if opts.Serve {
 		r.PathPrefix(s.mediaURLPath+"/").Handler(s.handle(s.serveMedia)).Methods(http.MethodGet, http.MethodHead)
 	}

@@ -27,6 +27,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"spano/hashstore"
 	"spano/hooks"
 	"spano/index"
@@ -65,6 +67,8 @@ type envOptions struct {
 	serve       bool
 	maxPixels   int64
 	repoOptions func(*repo.Options)
+	metrics     *Metrics            // nil: counted, not exported
+	gatherer    prometheus.Gatherer // non-nil: served at /metrics
 }
 
 func newEnv(t *testing.T, opt envOptions) *env {
@@ -145,7 +149,7 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		BaseURL: "https://media.example.com", EndpointPath: "/micropub/media",
 		SiteURL: siteURL, MediaURLPath: "/media", MaxSize: testMaxSize,
 		Scopes: []string{"media", "create"}, DeleteScopes: []string{"delete"}, StripGPS: true, Serve: opt.serve,
-		CORSOrigins: opt.origins, Logger: log,
+		CORSOrigins: opt.origins, Logger: log, Metrics: opt.metrics, Gatherer: opt.gatherer,
 	})
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)

@@ -32,8 +32,10 @@ const (
 // line: token (when it is in the header or query) → stream the form,
 // spooling the file while hashing it → token (when it came in the body) →
 // strip GPS → image checks and thumbnails → upload hook → commit → 201.
-func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) (err error) {
 	ctx := r.Context()
+	tr := &uploadTrace{now: s.now}
+	defer func() { s.finishUpload(ctx, tr, err) }()
 
 	// A token in the header or query is checked before a byte of the body
 	// is read, so a bad token costs no upload.
@@ -56,6 +58,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 			Description: fmt.Sprintf("file is larger than %d bytes", s.maxSize)}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	endSpool := tr.stage(stageSpool)
 	form, err := s.readForm(ctx, r)
 	if form.file != nil {
 		defer form.file.Remove()
@@ -63,6 +66,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	endSpool()
 
 	// A token in the body may follow the file part; it is checked now,
 	// still before any expensive work.
@@ -76,6 +80,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if form.action == actionDelete {
+		tr.isDelete = true
 		return s.delete(w, r, tok, form.url)
 	}
 	if err := s.needScope(tok, s.scopes); err != nil {
@@ -84,6 +89,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 
 	f := form.file
 	if s.stripGPS {
+		endStrip := tr.stage(stageStrip)
 		changed, err := gpsstrip.Strip(ctx, f.Path, f.Type)
 		if err != nil {
 			return fmt.Errorf("strip gps: %w", err)
@@ -93,12 +99,17 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
+		endStrip()
 	}
 
+	endThumbs := tr.stage(stageThumbnails)
 	img, err := s.image(ctx, f)
 	defer removeThumbnails(img.Thumbnails)
 	if err != nil {
 		return err
+	}
+	if img.Width > 0 { // an image was checked; other types skip the stage
+		endThumbs()
 	}
 
 	origPath := s.store.Path(f.SHA256, f.Ext)
@@ -109,9 +120,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 	if s.hooks != nil {
 		vetoEv := ev
 		vetoEv.Event, vetoEv.File = hooks.EventUpload, f.Path
+		endVeto := tr.stage(stageVeto)
 		if err := s.hooks.Veto(ctx, vetoEv); err != nil {
 			return err
 		}
+		endVeto()
 	}
 
 	change := repo.Change{
@@ -123,10 +136,13 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 		thumbPaths[i] = s.store.ThumbnailPath(f.SHA256, t.Width, t.Ext)
 		change.Add = append(change.Add, repo.Blob{Path: thumbPaths[i], File: t.Path})
 	}
+	endCommit := tr.stage(stageCommit)
 	res, commitErr := s.repo.Commit(ctx, change)
 	if commitErr != nil && !errors.Is(commitErr, repo.ErrPushFailed) {
 		return fmt.Errorf("commit %s: %w", origPath, commitErr)
 	}
+	endCommit()
+	tr.stored(f, res.Duplicate)
 	if !res.Duplicate && s.hooks != nil {
 		ev.Event, ev.Commit = hooks.EventStored, res.Commit
 		s.hooks.Notify(ev)
