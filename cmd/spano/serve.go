@@ -40,6 +40,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fset.SetOutput(stderr)
 	configPath := fset.String("config", "", "config file (default $SPANO_CONFIG, else ./_config.yml, else the embedded default)")
 	listen := fset.String("listen", "", "listen address, overriding the config's listen (e.g. 127.0.0.1:8080, or :0 for any free port)")
+	logFormat := fset.String("log-format", "", "text or json, overriding the config's log.format")
+	logLevel := fset.String("log-level", "", "debug, info, warn or error, overriding the config's log.level (debug shows each upload's stage timings)")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
@@ -84,6 +86,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
+	if *logFormat != "" {
+		cfg.Log.Format = *logFormat
+	}
+	if *logLevel != "" {
+		cfg.Log.Level = *logLevel
+	}
 	log, err := newLogger(stderr, cfg.Log)
 	if err != nil {
 		return err
@@ -126,10 +134,13 @@ func newLogger(w io.Writer, c config.LogConfig) (*slog.Logger, error) {
 		}
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
+	switch c.Format {
+	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
+	return nil, fmt.Errorf("log.format: must be text or json, got %q", c.Format)
 }
 
 // serve builds the components from cfg, serves on ln until ctx ends and
@@ -140,6 +151,14 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		return fmt.Errorf("data dir: %w", err)
 	}
 	tmp := filepath.Join(cfg.DataDir, "tmp")
+
+	// One registry for /metrics: each component registers its own
+	// metrics on it through its Options.
+	reg := newRegistry()
+	metrics, err := server.NewMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 
 	store, err := hashstore.New(hashstore.Options{
 		TempDir: tmp, MaxSize: int64(cfg.Media.MaxSize), Types: cfg.Media.Types,
@@ -180,6 +199,7 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		IntrospectionBearer:   cfg.Auth.IntrospectionBearer,
 		Discover:              cfg.Auth.Discover,
 		CacheTTL:              time.Duration(cfg.Auth.CacheTTL),
+		Registerer:            reg,
 		Logger:                log,
 	})
 	if err != nil {
@@ -191,7 +211,7 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		hookList[i] = hooks.Hook{Name: h.Name, Events: h.Events, Command: h.Command,
 			URL: h.URL, Secret: h.Secret, Timeout: time.Duration(h.Timeout)}
 	}
-	runner, err := hooks.New(hookList, hooks.Options{Logger: log, Env: os.Environ()})
+	runner, err := hooks.New(hookList, hooks.Options{Logger: log, Env: os.Environ(), Registerer: reg})
 	if err != nil {
 		return err
 	}
@@ -211,11 +231,15 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		SSHKey: cfg.Repo.SSHKey, SSHKnownHosts: cfg.Repo.SSHKnownHosts,
 		AuthorName: cfg.Repo.AuthorName, AuthorEmail: cfg.Repo.AuthorEmail,
 		Logger: log,
-		Notify: func(n repo.Notice) { notifyHooks(runner, site, log, n) },
+		Notify: func(n repo.Notice) {
+			metrics.Notice(n)
+			notifyHooks(runner, site, log, n)
+		},
 	})
 	if err != nil {
 		return err
 	}
+	reg.MustRegister(pendingGauge(r))
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), repoCloseTimeout)
 		defer cancel()
@@ -231,6 +255,8 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		MaxSize: int64(cfg.Media.MaxSize), Scopes: cfg.Auth.Scopes,
 		StripGPS: cfg.Media.StripGPS, Serve: cfg.Media.Serve,
 		CORSOrigins: cfg.CORS.Origins,
+		Metrics:     metrics,
+		Gatherer:    reg,
 		Logger:      log,
 	})
 	srv := &http.Server{
