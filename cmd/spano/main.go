@@ -37,9 +37,14 @@ const usage = `spano is a Micropub media endpoint for static sites.
 
 Usage:
   spano serve [-config PATH] [-listen ADDR]   run the endpoint
+  spano upload [-endpoint URL] [-token T] FILE…
+                                              upload files ($SPANO_TOKEN)
+  spano log [-n N] [-json]                    media history, newest first
+  spano fsck                                  check every media file's hash and name
   spano version                               print the version
 
-Run "spano serve -h" for the flags of serve.
+Every command but version takes -config PATH. Run "spano CMD -h" for the
+flags of CMD.
 `
 
 // run executes the command line args (without the program name) until ctx
@@ -53,6 +58,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr)
+	case "upload":
+		return runUpload(ctx, args[1:], stdout, stderr)
+	case "log":
+		return runLog(ctx, args[1:], stdout, stderr)
+	case "fsck":
+		return runFsck(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "spano", versionString())
 		return nil

@@ -18,6 +18,7 @@ import (
 	"spano/config"
 	"spano/hashstore"
 	"spano/hooks"
+	"spano/index"
 	"spano/indieauth"
 	"spano/repo"
 	"spano/server"
@@ -224,6 +225,8 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 	}()
 
 	site := sitePublisher{store: store, base: publishBase(cfg)}
+	// The index hears of every commit; notices before Load are queued.
+	media := index.New(index.Options{Store: store, MediaDir: cfg.Media.Dir, RepoPath: cfg.Repo.Path, Logger: log})
 	r, err := repo.Open(ctx, repo.Options{
 		Path: cfg.Repo.Path, Remote: cfg.Repo.Remote, Branch: cfg.Repo.Branch,
 		Push: repo.PushMode(cfg.Repo.Push), PushDelay: time.Duration(cfg.Repo.PushDelay),
@@ -232,6 +235,7 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		AuthorName: cfg.Repo.AuthorName, AuthorEmail: cfg.Repo.AuthorEmail,
 		Logger: log,
 		Notify: func(n repo.Notice) {
+			media.Apply(n)
 			metrics.Notice(n)
 			notifyHooks(runner, site, log, n)
 		},
@@ -248,11 +252,15 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		}
 	}()
 
+	if err := media.Load(ctx, r); err != nil {
+		return err
+	}
+
 	handler := server.New(server.Options{
-		Verifier: verifier, Repo: r, Store: store, Images: images, Hooks: runner,
+		Verifier: verifier, Repo: r, Store: store, Images: images, Hooks: runner, Index: media,
 		BaseURL: cfg.BaseURL, EndpointPath: cfg.EndpointPath,
 		SiteURL: cfg.Site.URL, MediaURLPath: cfg.Media.URLPath,
-		MaxSize: int64(cfg.Media.MaxSize), Scopes: cfg.Auth.Scopes,
+		MaxSize: int64(cfg.Media.MaxSize), Scopes: cfg.Auth.Scopes, DeleteScopes: cfg.Auth.DeleteScopes,
 		StripGPS: cfg.Media.StripGPS, Serve: cfg.Media.Serve,
 		CORSOrigins: cfg.CORS.Origins,
 		Metrics:     metrics,
