@@ -26,6 +26,7 @@ import (
 // compared with their parent. Notices that arrived before Load are
 // applied afterwards.
 func (x *Index) Load(ctx context.Context, r *repo.Repo) error {
+	start := time.Now()
 	head, err := r.Head(ctx)
 	if err != nil {
 		return fmt.Errorf("load index: %w", err)
@@ -46,7 +47,8 @@ func (x *Index) Load(ctx context.Context, r *repo.Repo) error {
 	}
 	x.seq = uint64(len(order))
 	x.mu.Unlock()
-	x.log.Info("media index loaded", "media", len(order), "commits_read", commits)
+	x.log.Info("media index loaded", "media", len(order), "commits_read", commits,
+		"took", time.Since(start).Round(time.Millisecond))
 
 	// Notices that came meanwhile, in order; ones arriving while these are
 	// applied queue behind them.
