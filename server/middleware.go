@@ -111,6 +111,11 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			slog.String("request_id", ri.id),
 			slog.String("remote", r.RemoteAddr),
 		}
+		if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
+			// Behind a proxy remote is the proxy; the client is here. It is
+			// only logged, never trusted, and capped so it cannot flood.
+			attrs = append(attrs, slog.String("forwarded_for", fwd[:min(len(fwd), 200)]))
+		}
 		if ri.err != nil {
 			attrs = append(attrs, slog.String("err", ri.err.Error()))
 		}

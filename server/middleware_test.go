@@ -67,6 +67,7 @@ func TestAccessLogHidesTokens(t *testing.T) {
 	const queryToken = "query-secret-token-1234"
 	req, _ := http.NewRequest("GET", e.srv.URL+"/micropub/media?q=config&access_token="+queryToken, nil)
 	req.Header.Set("X-Request-Id", "req-42")
+	req.Header.Set("X-Forwarded-For", "203.0.113.7")
 	resp := e.do(req)
 	resp.Body.Close()
 	if got := resp.Header.Get("X-Request-Id"); got != "req-42" {
@@ -82,7 +83,7 @@ func TestAccessLogHidesTokens(t *testing.T) {
 			t.Errorf("log holds %q:\n%s", secret, logs)
 		}
 	}
-	for _, want := range []string{"access_token=REDACTED", "request_id=req-42", "status=401", "status=201", "method=POST"} {
+	for _, want := range []string{"access_token=REDACTED", "request_id=req-42", "status=401", "status=201", "method=POST", "forwarded_for=203.0.113.7", "duration=", "bytes="} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
 		}
