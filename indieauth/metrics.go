@@ -24,6 +24,10 @@ const (
 type metrics struct {
 	verifications *prometheus.CounterVec
 	cache         *prometheus.CounterVec
+	// The series, resolved once: Verify runs per request, and a label
+	// lookup would cost more than the rest of a cached verification.
+	byResult            map[string]prometheus.Counter
+	cacheHit, cacheMiss prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -37,22 +41,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Lookups of non-static tokens in the verification cache (hit, miss); a miss asks an endpoint.",
 		}, []string{"result"}),
 	}
-	// Pre-set the common series so dashboards see zeros, not gaps.
-	for _, r := range []string{resultOK, resultInvalid, resultUnavailable} {
-		m.verifications.WithLabelValues(r)
+	if reg != nil {
+		var err error
+		if m.verifications, err = register(reg, m.verifications); err != nil {
+			return nil, err
+		}
+		if m.cache, err = register(reg, m.cache); err != nil {
+			return nil, err
+		}
 	}
-	m.cache.WithLabelValues("hit")
-	m.cache.WithLabelValues("miss")
-	if reg == nil {
-		return m, nil
+	// Every series exists from the start, so dashboards see zeros, not gaps.
+	m.byResult = make(map[string]prometheus.Counter)
+	for _, r := range []string{resultOK, resultNoToken, resultInvalid, resultForbidden, resultUnavailable, resultMisconfigured, resultError} {
+		m.byResult[r] = m.verifications.WithLabelValues(r)
 	}
-	var err error
-	if m.verifications, err = register(reg, m.verifications); err != nil {
-		return nil, err
-	}
-	if m.cache, err = register(reg, m.cache); err != nil {
-		return nil, err
-	}
+	m.cacheHit = m.cache.WithLabelValues("hit")
+	m.cacheMiss = m.cache.WithLabelValues("miss")
 	return m, nil
 }
 
@@ -86,14 +90,14 @@ func (m *metrics) verified(err error) {
 	case errors.Is(err, ErrMisconfigured):
 		result = resultMisconfigured
 	}
-	m.verifications.WithLabelValues(result).Inc()
+	m.byResult[result].Inc()
 }
 
 // cacheLookup counts one lookup in the cache.
 func (m *metrics) cacheLookup(hit bool) {
 	if hit {
-		m.cache.WithLabelValues("hit").Inc()
+		m.cacheHit.Inc()
 		return
 	}
-	m.cache.WithLabelValues("miss").Inc()
+	m.cacheMiss.Inc()
 }

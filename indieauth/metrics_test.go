@@ -68,8 +68,12 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("endpoint calls = %d, want %d (one per cache miss)", got, want)
 	}
 	// The registry exports what was counted, and passes its own consistency checks.
-	if n, err := testutil.GatherAndCount(reg, "spano_token_verifications_total", "spano_token_cache_lookups_total"); err != nil || n != 7 {
-		t.Errorf("gathered series = %d, %v; want 7 (5 results + hit + miss)", n, err)
+	// Every result is exported, at zero when it never happened.
+	if n, err := testutil.GatherAndCount(reg, "spano_token_verifications_total", "spano_token_cache_lookups_total"); err != nil || n != 9 {
+		t.Errorf("gathered series = %d, %v; want 9 (7 results + hit + miss)", n, err)
+	}
+	if got := testutil.ToFloat64(v.metrics.verifications.WithLabelValues("misconfigured")); got != 0 {
+		t.Errorf("misconfigured = %v, want 0", got)
 	}
 }
 
