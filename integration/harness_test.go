@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"image"
 	"image/color"
@@ -30,6 +31,8 @@ import (
 
 // spanoBin is the binary under test, built once by TestMain.
 var spanoBin string
+
+var showLogs = flag.Bool("spano.logs", false, "print every spano's log, not only those of failed tests")
 
 // token is the static token every spano of the suite accepts.
 const (
@@ -141,7 +144,9 @@ log:
 	}
 	t.Cleanup(func() {
 		s.kill()
-		if t.Failed() {
+		if *showLogs {
+			t.Logf("log of %s:\n%s", s.name, s.log.String())
+		} else if t.Failed() {
 			t.Logf("log of %s (last 12 kB):\n%s", s.name, tail(s.log.String(), 12<<10))
 		}
 	})

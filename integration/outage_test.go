@@ -62,10 +62,9 @@ func (w *writer) commit(remote string) (string, error) {
 			head, err := gitErr(w.dir, "rev-parse", "HEAD")
 			return strings.TrimSpace(head), err
 		}
-		if out, err := gitErr(w.dir, "pull", "-q", "--rebase", remote, "main"); err != nil {
-			return "", fmt.Errorf("pull --rebase after a refused push (%s): %v: %s", out, err, out)
+		if pulled, err := gitErr(w.dir, "pull", "-q", "--rebase", remote, "main"); err != nil {
+			return "", fmt.Errorf("pull --rebase after a refused push (%s): %v: %s", strings.TrimSpace(out), err, pulled)
 		}
-		_ = out
 	}
 	return "", fmt.Errorf("post %d: no push after 50 tries", w.n)
 }
