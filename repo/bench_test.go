@@ -2,6 +2,8 @@ package repo
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,7 +24,7 @@ func seedRepo(b *testing.B, dir string, n int) string {
 	var in strings.Builder
 	in.WriteString("commit refs/heads/main\ncommitter Seed <seed@example.com> 1700000000 +0000\ndata 5\nseed\n")
 	for i := range n {
-		h := fmt.Sprintf("%064x", uint64(i)*0x9e3779b97f4a7c15)
+		h := fakeHash(i)
 		content := fmt.Sprintf("file %d\n", i)
 		fmt.Fprintf(&in, "M 100644 inline media/%s/%s/%s.jpg\ndata %d\n%s\n", h[:2], h[2:4], h, len(content), content)
 	}
@@ -134,4 +136,41 @@ func gitAddCommit(b *testing.B, work, src, remote string) {
 	if remote != "" {
 		gitCLI(b, work, "push", "-q", remote, "HEAD:main")
 	}
+}
+
+const walkN = 10000
+
+// BenchmarkWalk reads the media history of 10,000 uploads, one commit
+// each, as `spano log` does.
+func BenchmarkWalk(b *testing.B) {
+	dir := b.TempDir()
+	bare := filepath.Join(dir, "history.git")
+	gitCLI(b, dir, "init", "-q", "--bare", "-b", "main", bare)
+	var in strings.Builder
+	for i := range walkN {
+		h := fakeHash(i)
+		fmt.Fprintf(&in, "commit refs/heads/main\ncommitter spano <spano@localhost> %d +0000\ndata <<EOF\nAdd %s.jpg\n\nMedia-SHA256: %s\nEOF\n", 1700000000+i, h[:12], h)
+		fmt.Fprintf(&in, "M 100644 inline media/%s/%s/%s.jpg\ndata 2\n%d\n\n", h[:2], h[2:4], h, i%10)
+	}
+	cmd := exec.Command("git", "fast-import", "--quiet")
+	cmd.Dir = bare
+	cmd.Stdin = strings.NewReader(in.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("fast-import: %v\n%s", err, out)
+	}
+	r := open(b, Options{Path: bare})
+	b.ResetTimer()
+	for range b.N {
+		n := 0
+		if err := r.Walk(context.Background(), func(CommitInfo) error { n++; return nil }); err != nil || n != walkN {
+			b.Fatal(n, err)
+		}
+	}
+}
+
+// fakeHash spreads seeded files over the shard folders as real uploads
+// are spread: by a SHA-256.
+func fakeHash(i int) string {
+	sum := sha256.Sum256([]byte(fmt.Sprint(i)))
+	return hex.EncodeToString(sum[:])
 }

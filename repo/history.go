@@ -26,6 +26,7 @@ func (r *Repo) Walk(ctx context.Context, fn func(CommitInfo) error) error {
 		return err
 	}
 	st := newStorage(r.opts.Path)
+	defer st.Close()
 	for h := plumbing.NewHash(head); !h.IsZero(); {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -59,6 +60,7 @@ func (r *Repo) List(ctx context.Context, dir string) ([]Entry, error) {
 		return nil, err
 	}
 	st := newStorage(r.opts.Path)
+	defer st.Close()
 	c, err := object.GetCommit(st, plumbing.NewHash(head))
 	if err != nil {
 		return nil, fmt.Errorf("list: %w", err)

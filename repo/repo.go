@@ -250,10 +250,12 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 // newStorage opens the object and ref store of the bare repository at
 // path. Each goroutine that works on the repository has its own, because
 // go-git's storage is not safe for concurrent use; git's objects and refs
-// on disk are.
+// on disk are. Pack files stay open (without KeepDescriptors go-git
+// reopens the pack for every object it reads, which made walking 10,000
+// commits take 40 s), so a storage must be closed when done.
 func newStorage(path string) *filesystem.Storage {
 	return filesystem.NewStorageWithOptions(osfs.New(path), cache.NewObjectLRU(16*cache.MiByte),
-		filesystem.Options{LargeObjectThreshold: largeObjectThreshold})
+		filesystem.Options{LargeObjectThreshold: largeObjectThreshold, KeepDescriptors: true})
 }
 
 // ensure makes sure a bare repository with the branch's HEAD exists at
@@ -321,6 +323,7 @@ func initBare(path string, branch plumbing.ReferenceName) error {
 // commands run by a person on the clone see what spano sees.
 func (r *Repo) configure() error {
 	st := newStorage(r.opts.Path)
+	defer st.Close()
 	cfg, err := st.Config()
 	if err != nil {
 		return fmt.Errorf("read repository config: %w", err)
@@ -543,6 +546,12 @@ func (r *Repo) Close(ctx context.Context) error {
 		}
 		close(r.quit)
 		<-r.stopped
+		if r.pusher != nil {
+			r.pusher.st.Close()
+		}
+		r.reader.mu.Lock()
+		r.reader.st.Close()
+		r.reader.mu.Unlock()
 	})
 	return err
 }

@@ -137,6 +137,7 @@ func commitInfo(st *filesystem.Storage, c *object.Commit) (CommitInfo, error) {
 
 func (w *writer) run() {
 	defer close(w.r.stopped)
+	defer w.st.Close()
 	w.r.pending.Store(int64(len(w.chain)))
 	for {
 		select {
@@ -219,7 +220,7 @@ func (w *writer) commit(edits []edit, msg Message) (Result, <-chan outcome, erro
 	if tree == root {
 		return Result{Commit: w.head.String(), Duplicate: true, Pushed: w.r.opts.Push != PushOff && len(w.chain) == 0}, nil, nil
 	}
-	sig := object.Signature{Name: w.r.opts.AuthorName, Email: w.r.opts.AuthorEmail, When: w.r.opts.Now().Round(time.Second)}
+	sig := object.Signature{Name: w.r.opts.AuthorName, Email: w.r.opts.AuthorEmail, When: w.r.opts.Now().Truncate(time.Second)}
 	var parents []plumbing.Hash
 	if !w.head.IsZero() {
 		parents = []plumbing.Hash{w.head}
@@ -370,7 +371,7 @@ func (w *writer) reapply(onto plumbing.Hash) (plumbing.Hash, error) {
 	baseTree := baseCommit.TreeHash
 	mapping := map[plumbing.Hash]plumbing.Hash{}
 	var chain []unpushed
-	now := w.r.opts.Now().Round(time.Second)
+	now := w.r.opts.Now().Truncate(time.Second)
 	for _, u := range w.chain {
 		c, err := object.GetCommit(w.st, u.hash)
 		if err != nil {
