@@ -159,8 +159,15 @@ func (p *pusher) failed(err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	wrapped := fmt.Errorf("%w: %v", ErrPushFailed, err)
-	_ = p.r.internal(ctx, func(w *writer) { w.pushFailed(wrapped) })
-	p.notify(Notice{Kind: NoticePushFailed, Err: err, Duration: time.Since(p.started)})
+	ch := make(chan []CommitInfo, 1)
+	var commits []CommitInfo
+	if p.r.internal(ctx, func(w *writer) { ch <- w.pushFailed(wrapped) }) == nil {
+		select {
+		case commits = <-ch:
+		case <-ctx.Done():
+		}
+	}
+	p.notify(Notice{Kind: NoticePushFailed, Commits: commits, Err: err, Duration: time.Since(p.started)})
 }
 
 func (p *pusher) notify(n Notice) {

@@ -99,7 +99,7 @@ type NoticeKind int
 // Kinds of Notice.
 const (
 	NoticePushed     NoticeKind = iota + 1 // Commits reached the remote
-	NoticePushFailed                       // a push round failed; Err says why, Commits are still waiting
+	NoticePushFailed                       // a push round failed; Err says why; Commits are those it failed for the first time
 	NoticeFetched                          // Commits arrived from the remote (made by someone else)
 	NoticeCommitted                        // Commits were made here (called on the writer goroutine, before Commit returns)
 )

@@ -690,3 +690,39 @@ func TestMessage(t *testing.T) {
 		t.Errorf("ParseMessage(plain) = %+v", got)
 	}
 }
+
+// TestPushFailedReportedOnce: during an outage the pusher retries, but
+// each waiting commit is reported as failed once (push_failed hooks fire
+// once per upload, not every retry).
+func TestPushFailedReportedOnce(t *testing.T) {
+	remote := newRemote(t)
+	failures := make(chan Notice, 100)
+	r := open(t, Options{Remote: remote, Push: PushAsync, PushAttempts: 1, Notify: func(n Notice) {
+		if n.Kind == NoticePushFailed {
+			failures <- n
+		}
+	}})
+	if err := os.Rename(remote, remote+".away"); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Rename(remote+".away", remote)
+	file, path := media(t, 1000)
+	if _, err := r.Commit(context.Background(), upload(file, path)); err != nil {
+		t.Fatal(err)
+	}
+	reported := 0
+	for range 3 {
+		select {
+		case n := <-failures:
+			reported += len(n.Commits)
+			if n.Err == nil {
+				t.Error("failure notice without Err")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no retries")
+		}
+	}
+	if reported != 1 {
+		t.Errorf("commit reported as failed %d times over 3 failed pushes, want 1", reported)
+	}
+}

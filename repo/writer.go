@@ -31,6 +31,9 @@ type unpushed struct {
 	seq  uint64
 	hash plumbing.Hash
 	info CommitInfo
+	// failed is set once a push carrying the commit failed and that was
+	// reported: a long outage reports each commit once, not every retry.
+	failed bool
 }
 
 // A waiter is a caller of Commit in sync mode, waiting for the push that
@@ -346,12 +349,21 @@ func (w *writer) pushed(h plumbing.Hash) ([]CommitInfo, error) {
 }
 
 // pushFailed answers every waiting caller with err. Their commits stay on
-// the branch and go out with a later push.
-func (w *writer) pushFailed(err error) {
+// the branch and go out with a later push. It returns the commits whose
+// push failed for the first time.
+func (w *writer) pushFailed(err error) []CommitInfo {
 	for _, wt := range w.waiters {
 		wt.ch <- outcome{hash: wt.hash, err: err}
 	}
 	w.waiters = nil
+	var first []CommitInfo
+	for i := range w.chain {
+		if !w.chain[i].failed {
+			w.chain[i].failed = true
+			first = append(first, w.chain[i].info)
+		}
+	}
+	return first
 }
 
 // reapply re-applies the unpushed commits onto onto, the remote's new
