@@ -229,15 +229,25 @@ exit 0
 				}
 				return ""
 			})
-			// The orphaned receive-pack may still be running; let it end
-			// before the last look.
-			time.Sleep(time.Second)
-			if why := missing(t, remote, want); why != "" {
-				t.Error(why)
-			}
 			after := s.mustUpload("after.png", pngImage(301))
 			if !after.Pushed {
 				t.Errorf("sync upload after the restart: pushed false")
+			}
+			want = append(want, after.SHA256)
+			// The orphaned receive-pack may still be running: once it
+			// ends, its stale update must not have moved the branch.
+			eventually(t, 20*time.Second, func() string {
+				if _, err := os.Stat(filepath.Join(flags, "done")); err != nil {
+					return "the orphaned push's hook did not finish"
+				}
+				return ""
+			})
+			time.Sleep(500 * time.Millisecond)
+			if why := missing(t, remote, want); why != "" {
+				t.Error(why)
+			}
+			if got, want := git(t, remote, "rev-parse", "main"), git(t, s.repo, "rev-parse", "main"); got != want {
+				t.Errorf("remote main %s after the orphaned push ended, spano's %s", got, want)
 			}
 			for _, dir := range []string{remote, s.repo} {
 				fsck(t, dir)
