@@ -99,6 +99,67 @@ func TestCrashDuringLargeUpload(t *testing.T) {
 	}
 }
 
+// TestCrashWhileStoringBlob kills spano after a large upload was spooled,
+// while the repository streams it into a loose object: the half-written
+// object file must not outlive the restart (it is as large as the upload),
+// nothing may be committed, and both repositories must pass fsck.
+func TestCrashWhileStoringBlob(t *testing.T) {
+	remote := newRemote(t, nil)
+	// A video: no GPS stripping and no thumbnails stand between the spool
+	// and the blob write.
+	s := newSpano(t, "spano", options{remote: remote, push: "sync", maxSize: "200MB", keepGPS: true})
+	s.start()
+	before := git(t, remote, "rev-parse", "main")
+
+	video := make([]byte, 120<<20)
+	rand.Read(video)
+	copy(video, "\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41")
+	posted := make(chan response, 1)
+	go func() {
+		r, _ := s.upload(context.Background(), "big.mp4", video)
+		posted <- r
+	}()
+
+	objects := filepath.Join(s.repo, "objects")
+	var partial string
+	deadline := time.Now().Add(60 * time.Second)
+	for partial == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no temporary object appeared in %s", objects)
+		}
+		select {
+		case r := <-posted:
+			t.Fatalf("the upload ended before the kill: %d %s", r.status, r.body)
+		default:
+		}
+		entries, _ := os.ReadDir(objects)
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil && info.Mode().IsRegular() && strings.HasPrefix(e.Name(), ".tmp-") && info.Size() > 1<<20 {
+				partial = e.Name()
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	s.kill()
+	if _, err := os.Stat(filepath.Join(objects, partial)); err != nil {
+		t.Fatalf("the kill left no temporary object behind, so this test proves nothing: %v", err)
+	}
+
+	s.start()
+	if _, err := os.Stat(filepath.Join(objects, partial)); err == nil {
+		t.Errorf("the half-written object %s outlived the restart", partial)
+	}
+	if left := s.tmpFiles(); len(left) > 0 {
+		t.Errorf("temp files after restart: %v", left)
+	}
+	for _, dir := range []string{remote, s.repo} {
+		if got := git(t, dir, "rev-parse", "main"); got != before {
+			t.Errorf("%s: main is %s after the crash, want %s", dir, got, before)
+		}
+		fsck(t, dir)
+	}
+}
+
 // TestCrashAfterAsyncBurst kills spano right after it answered 201 to a
 // burst of async uploads that it had not pushed yet (push_delay is an
 // hour): after the restart every one of them must reach the remote, once.

@@ -71,6 +71,7 @@ type options struct {
 	generator string // jekyll (default) | hugo
 	widths    []int  // thumbnail widths; nil means none
 	maxSize   string // media.max_size; "" means 50MB
+	keepGPS   bool   // media.strip_gps: false
 }
 
 // spano is one spano serve process, restartable on the same config and
@@ -127,6 +128,7 @@ repo:
   push_delay: %q
 media:
   max_size: %q
+  strip_gps: %v
 thumbnails:
   widths: [%s]
 auth:
@@ -137,7 +139,7 @@ auth:
       scope: "media delete"
 log:
   level: debug
-`, s.dataDir, siteURL, o.generator, s.repo, o.remote, o.push, o.pushDelay, o.maxSize,
+`, s.dataDir, siteURL, o.generator, s.repo, o.remote, o.push, o.pushDelay, o.maxSize, !o.keepGPS,
 		strings.Join(widths, ", "), digest([]byte(token)))
 	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -42,7 +42,7 @@ func uploadWhile(t *testing.T, s *spano, workers, seed int, pause time.Duration,
 					if err == nil && r.status == http.StatusCreated {
 						break
 					}
-					if err == nil && r.status == http.StatusServiceUnavailable && try < 20 {
+					if err == nil && r.status == http.StatusServiceUnavailable && try < 60 {
 						mu.Lock()
 						unavailable++
 						mu.Unlock()

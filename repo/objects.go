@@ -6,10 +6,13 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/storer"
@@ -37,7 +40,7 @@ func (r *Repo) writeBlob(ctx context.Context, file string) (plumbing.Hash, error
 		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
 	}
 	objects := filepath.Join(r.opts.Path, "objects")
-	tmp, err := os.CreateTemp(objects, ".tmp-blob-")
+	tmp, err := os.CreateTemp(objects, tempBlobPrefix)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
 	}
@@ -83,6 +86,30 @@ func (r *Repo) writeBlob(ctx context.Context, file string) (plumbing.Hash, error
 		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
 	}
 	return h, nil
+}
+
+// tempBlobPrefix names writeBlob's temp files, so that removeTempBlobs
+// removes only those.
+const tempBlobPrefix = ".tmp-blob-"
+
+// removeTempBlobs deletes the half-written objects of a run that died in
+// writeBlob: a finished object is renamed into place, so a temp file is
+// never referenced, and each is as large as the upload it held. Call it
+// before the first writeBlob.
+func removeTempBlobs(path string) error {
+	objects := filepath.Join(path, "objects")
+	entries, err := os.ReadDir(objects)
+	if err != nil {
+		return fmt.Errorf("remove temp objects: %w", err)
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), tempBlobPrefix) {
+			if err := os.Remove(filepath.Join(objects, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove temp objects: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 type ctxReader struct {

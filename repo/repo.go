@@ -228,6 +228,9 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	if err := r.ensure(ctx); err != nil {
 		return nil, err
 	}
+	if err := removeTempBlobs(opts.Path); err != nil {
+		r.log.Warn("half-written objects of an earlier run left behind", "err", err)
+	}
 
 	w, err := newWriter(r)
 	if err != nil {
