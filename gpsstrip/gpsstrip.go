@@ -165,7 +165,9 @@ func (e *editor) read(off int64, n int64) ([]byte, error) {
 		return nil, fmt.Errorf("read %d bytes at %d of %d: %w", n, off, e.size, ErrMalformed)
 	}
 	b := make([]byte, n)
-	if _, err := e.r.ReadAt(b, off); err != nil {
+	// ReaderAt may report EOF along with every byte asked for when they end
+	// the file (bytes.Reader does, even for zero bytes at the end).
+	if m, err := e.r.ReadAt(b, off); err != nil && !(errors.Is(err, io.EOF) && m == len(b)) {
 		return nil, fmt.Errorf("read at %d: %w", off, err)
 	}
 	return b, nil
