@@ -43,3 +43,26 @@ func TestOpenRemovesTempBlobs(t *testing.T) {
 		t.Errorf("committed file after Open: %v", err)
 	}
 }
+
+// TestReadOnlyLeavesTempBlobs: spano fsck or log may open the repository
+// while spano serve is writing a blob; a read-only Open must not remove
+// it, nor commit, nor create a missing repository.
+func TestReadOnlyLeavesTempBlobs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "clone.git")
+	open(t, Options{Path: path})
+	live := filepath.Join(path, "objects", tempBlobPrefix+"live")
+	if err := os.WriteFile(live, []byte("being written"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := open(t, Options{Path: path, ReadOnly: true})
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("read-only Open removed a temp blob: %v", err)
+	}
+	file, p := media(t, 100)
+	if _, err := r.Commit(context.Background(), upload(file, p)); err == nil {
+		t.Error("Commit on a read-only repository succeeded")
+	}
+	if _, err := Open(context.Background(), Options{Path: filepath.Join(t.TempDir(), "none.git"), ReadOnly: true}); err == nil {
+		t.Error("read-only Open of a missing repository succeeded")
+	}
+}

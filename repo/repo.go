@@ -85,6 +85,12 @@ type Options struct {
 	// goroutines and must not block for long.
 	Notify func(Notice)
 
+	// ReadOnly opens the repository for reading only (spano log, fsck):
+	// Commit fails, nothing is pushed, and nothing a killed run left
+	// behind is cleaned up, since spano serve may be running on the same
+	// repository.
+	ReadOnly bool
+
 	// PushAttempts bounds the push/fetch/re-apply rounds of one push;
 	// 0 means 5.
 	PushAttempts int
@@ -184,7 +190,7 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	if opts.Push == "" {
 		opts.Push = PushSync
 	}
-	if opts.Remote == "" {
+	if opts.Remote == "" || opts.ReadOnly {
 		opts.Push = PushOff
 	}
 	if opts.Logger == nil {
@@ -228,8 +234,10 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	if err := r.ensure(ctx); err != nil {
 		return nil, err
 	}
-	if err := removeTempBlobs(opts.Path); err != nil {
-		r.log.Warn("half-written objects of an earlier run left behind", "err", err)
+	if !opts.ReadOnly {
+		if err := removeTempBlobs(opts.Path); err != nil {
+			r.log.Warn("half-written objects of an earlier run left behind", "err", err)
+		}
 	}
 
 	w, err := newWriter(r)
@@ -267,6 +275,8 @@ func (r *Repo) ensure(ctx context.Context) error {
 	path := r.opts.Path
 	if _, err := os.Stat(filepath.Join(path, "HEAD")); err == nil {
 		return r.configure()
+	} else if r.opts.ReadOnly {
+		return fmt.Errorf("open repository %s: %w", path, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("create repository: %w", err)
@@ -357,6 +367,9 @@ func (r *Repo) configure() error {
 // when that push failed it returns the Result with an error wrapping
 // ErrPushFailed.
 func (r *Repo) Commit(ctx context.Context, c Change) (Result, error) {
+	if r.opts.ReadOnly {
+		return Result{}, errors.New("commit: repository opened read-only")
+	}
 	if len(c.Add) == 0 && len(c.Delete) == 0 {
 		return Result{}, errors.New("commit: empty change")
 	}

@@ -70,7 +70,7 @@ func openSite(ctx context.Context, cfg config.Config) (*siteRepo, error) {
 		os.RemoveAll(tmp)
 		return nil, err
 	}
-	r, err := repo.Open(ctx, repo.Options{Path: cfg.Repo.Path, Branch: cfg.Repo.Branch, Push: repo.PushOff})
+	r, err := repo.Open(ctx, repo.Options{Path: cfg.Repo.Path, Branch: cfg.Repo.Branch, ReadOnly: true})
 	if err != nil {
 		os.RemoveAll(tmp)
 		return nil, err
