@@ -28,6 +28,9 @@ import (
 // remote-tracking ref only once the unpushed commits sit on top of it.
 const fetchedRef = plumbing.ReferenceName("refs/spano/fetched")
 
+// maxDebounce bounds the wait of debounce, in units of push_delay.
+const maxDebounce = 10
+
 // networkTimeout bounds one fetch or push.
 const networkTimeout = 10 * time.Minute
 
@@ -94,6 +97,12 @@ func (p *pusher) run() {
 	for {
 		select {
 		case now := <-p.kickc:
+			if !now && retry != nil {
+				// Backing off after a failure: a new async commit joins
+				// the retry rather than hammering a remote that is down.
+				// (A sync commit has a client waiting and tries at once.)
+				continue
+			}
 			if !now && p.r.opts.Push == PushAsync && p.r.opts.PushDelay > 0 {
 				// Debounce: a gallery of uploads becomes one push and one
 				// site build.
@@ -123,13 +132,18 @@ func (p *pusher) run() {
 	}
 }
 
-// debounce waits until no kick came for push_delay. It reports a stop
-// request that arrived meanwhile.
+// debounce waits until no kick came for push_delay, or at most
+// maxDebounce times push_delay, so a steady stream of uploads is still
+// pushed now and then. It reports a stop request that arrived meanwhile.
 func (p *pusher) debounce() (context.Context, bool) {
 	t := time.NewTimer(p.r.opts.PushDelay)
 	defer t.Stop()
+	limit := time.NewTimer(maxDebounce * p.r.opts.PushDelay)
+	defer limit.Stop()
 	for {
 		select {
+		case <-limit.C:
+			return nil, false
 		case now := <-p.kickc:
 			if now {
 				return nil, false
@@ -203,24 +217,27 @@ func (p *pusher) push(ctx context.Context) error {
 	p.started = time.Now()
 	var last error
 	for attempt := 1; attempt <= p.r.opts.PushAttempts; attempt++ {
-		if attempt > 1 {
-			// Jitter, so two spanos racing for one remote fall out of step.
+		if attempt > 1 && !errors.Is(last, errMoved) {
+			// Jitter after a lost race, so two spanos pushing to one
+			// remote fall out of step. After a re-apply the push goes at
+			// once: waiting only gives a busy remote time to move again.
 			if err := sleep(ctx, time.Duration(rand.Int64N(int64(200*time.Millisecond)))*time.Duration(attempt)); err != nil {
 				return err
 			}
 		}
 		moved, err := p.attempt(ctx)
-		if err == nil && !moved {
+		switch {
+		case err == nil && !moved:
 			return nil
-		}
-		if err != nil {
-			if errors.Is(err, errRejected) && !errors.Is(last, errMoved) {
-				return err
-			}
+		case err == nil:
+			last = errMoved
+		case errors.Is(err, errRejected) && !raced(err):
+			// Refused for a reason of the remote's own (a protected
+			// branch, a hook): retrying at once will not help.
+			return err
+		default:
 			last = err
-			continue
 		}
-		last = errMoved
 	}
 	return fmt.Errorf("gave up after %d attempts: %w", p.r.opts.PushAttempts, last)
 }
@@ -295,8 +312,17 @@ func (p *pusher) attempt(ctx context.Context) (moved bool, err error) {
 // reports a refused update as a plain error whose text holds the
 // reason: "non-fast-forward", "fetch first", a hook's "declined".
 func rejected(err error) bool {
-	s := err.Error()
-	for _, w := range []string{"non-fast-forward", "fetch first", "rejected", "declined", "failed to lock", "stale info"} {
+	return raced(err) || containsAny(err.Error(), "rejected", "declined")
+}
+
+// raced tells a refusal because someone else updated the branch between
+// our look at it and our push: the next attempt fetches and re-applies.
+func raced(err error) bool {
+	return containsAny(err.Error(), "non-fast-forward", "fetch first", "failed to lock", "stale info", "cannot lock ref")
+}
+
+func containsAny(s string, words ...string) bool {
+	for _, w := range words {
 		if strings.Contains(s, w) {
 			return true
 		}

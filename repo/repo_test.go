@@ -499,9 +499,10 @@ func TestSyncPushFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The client retries the same bytes: a duplicate of an unpushed commit
-	// waits for (and here, triggers) the push.
-	r.pusher.kick(true)
-	res2, err := r.Commit(ctx, upload(file, path))
+	// triggers the push (the backoff here is an hour) and waits for it.
+	retryCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res2, err := r.Commit(retryCtx, upload(file, path))
 	if err != nil {
 		t.Fatalf("retry: %v", err)
 	}
@@ -725,4 +726,29 @@ func TestPushFailedReportedOnce(t *testing.T) {
 	if reported != 1 {
 		t.Errorf("commit reported as failed %d times over 3 failed pushes, want 1", reported)
 	}
+}
+
+// TestAsyncPushDelayIsBounded: uploads arriving faster than push_delay
+// still get pushed now and then, not only after the stream stops.
+func TestAsyncPushDelayIsBounded(t *testing.T) {
+	remote := newRemote(t)
+	pushed := make(chan Notice, 100)
+	r := open(t, Options{Remote: remote, Push: PushAsync, PushDelay: 100 * time.Millisecond, Notify: func(n Notice) {
+		if n.Kind == NoticePushed {
+			pushed <- n
+		}
+	}})
+	deadline := time.Now().Add(maxDebounce*100*time.Millisecond + 2*time.Second)
+	for time.Now().Before(deadline) {
+		file, p := media(t, 500)
+		if _, err := r.Commit(context.Background(), upload(file, p)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-pushed:
+			return
+		case <-time.After(40 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no push while uploads kept arriving every 40 ms with push_delay 100 ms")
 }

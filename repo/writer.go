@@ -194,7 +194,11 @@ func (w *writer) duplicate(path string) (Result, bool, <-chan outcome, error) {
 	if !w.syncMode() {
 		return res, true, nil, nil
 	}
-	return res, true, w.wait(seq, plumbing.NewHash(res.Commit)), nil
+	wait := w.wait(seq, plumbing.NewHash(res.Commit))
+	// The client retries an upload whose push failed: try again now
+	// rather than after the pusher's backoff.
+	w.r.pusher.kick(true)
+	return res, true, wait, nil
 }
 
 func (w *writer) wait(seq uint64, h plumbing.Hash) <-chan outcome {
