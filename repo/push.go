@@ -28,6 +28,10 @@ import (
 // remote-tracking ref only once the unpushed commits sit on top of it.
 const fetchedRef = plumbing.ReferenceName("refs/spano/fetched")
 
+// maxMoves bounds the push rounds of one push that find the remote moved,
+// beyond Options.PushAttempts.
+const maxMoves = 20
+
 // maxDebounce bounds the wait of debounce, in units of push_delay.
 const maxDebounce = 10
 
@@ -216,6 +220,10 @@ var errRejected = errors.New("remote rejected the push")
 func (p *pusher) push(ctx context.Context) error {
 	p.started = time.Now()
 	var last error
+	// A round that found the remote moved made progress (the remote is
+	// up, the commits now sit on its head): such rounds have a budget of
+	// their own, larger, so a busy remote does not fail sync uploads.
+	moves := 0
 	for attempt := 1; attempt <= p.r.opts.PushAttempts; attempt++ {
 		if attempt > 1 && !errors.Is(last, errMoved) {
 			// Jitter after a lost race, so two spanos pushing to one
@@ -231,6 +239,9 @@ func (p *pusher) push(ctx context.Context) error {
 			return nil
 		case err == nil:
 			last = errMoved
+			if moves++; moves <= maxMoves {
+				attempt--
+			}
 		case errors.Is(err, errRejected) && !raced(err):
 			// Refused for a reason of the remote's own (a protected
 			// branch, a hook): retrying at once will not help.
