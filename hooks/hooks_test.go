@@ -1,12 +1,11 @@
 package hooks
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
+	"spano/internal/safebuf"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,32 +13,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// syncBuffer is a log sink safe for the Runner's worker goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // fixedNow is the clock of every test Runner, so event times are known.
 var fixedNow = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 
 // testRunner builds a Runner with a fast backoff, a registry and a captured
 // log, and closes it when the test ends. opts fields left zero get those.
-func testRunner(t *testing.T, hooks []Hook, opts Options) (*Runner, *prometheus.Registry, *syncBuffer) {
+func testRunner(t *testing.T, hooks []Hook, opts Options) (*Runner, *prometheus.Registry, *safebuf.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &safebuf.Buffer{}
 	reg := prometheus.NewRegistry()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

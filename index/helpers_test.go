@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"spano/internal/gittest"
 	"strings"
 	"testing"
 	"time"
@@ -15,22 +16,6 @@ import (
 	"spano/hashstore"
 	"spano/repo"
 )
-
-// gitCLI runs the git CLI, used to make commits as a person would.
-func gitCLI(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=Someone", "GIT_AUTHOR_EMAIL=someone@example.com",
-		"GIT_COMMITTER_NAME=Someone", "GIT_COMMITTER_EMAIL=someone@example.com",
-		"GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
 
 func newStore(t testing.TB) *hashstore.Store {
 	t.Helper()
@@ -88,7 +73,7 @@ func seed(t testing.TB, s *hashstore.Store, n int, t0 time.Time) (string, []fake
 	t.Helper()
 	dir := t.TempDir()
 	bare := filepath.Join(dir, "seed.git")
-	gitCLI(t, dir, "init", "-q", "--bare", "-b", "main", bare)
+	gittest.Git(t, dir, "init", "-q", "--bare", "-b", "main", bare)
 	var in strings.Builder
 	all := make([]fakeMedia, n)
 	for i := range n {

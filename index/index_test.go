@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"spano/internal/gittest"
 	"testing"
 	"time"
 
@@ -25,12 +26,12 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func byHand(t *testing.T, bare string, files map[string][]byte, msg string) {
 	t.Helper()
 	work := filepath.Join(t.TempDir(), "work")
-	gitCLI(t, filepath.Dir(work), "clone", "-q", bare, work)
-	gitCLI(t, work, "checkout", "-q", "-B", "main")
+	gittest.Git(t, filepath.Dir(work), "clone", "-q", bare, work)
+	gittest.Git(t, work, "checkout", "-q", "-B", "main")
 	for p, b := range files {
 		full := filepath.Join(work, filepath.FromSlash(p))
 		if b == nil {
-			gitCLI(t, work, "rm", "-q", p)
+			gittest.Git(t, work, "rm", "-q", p)
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -39,10 +40,10 @@ func byHand(t *testing.T, bare string, files map[string][]byte, msg string) {
 		if err := os.WriteFile(full, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		gitCLI(t, work, "add", p)
+		gittest.Git(t, work, "add", p)
 	}
-	gitCLI(t, work, "commit", "-q", "-m", msg)
-	gitCLI(t, work, "push", "-q", "origin", "HEAD:main")
+	gittest.Git(t, work, "commit", "-q", "-m", msg)
+	gittest.Git(t, work, "push", "-q", "origin", "HEAD:main")
 }
 
 func pngBytes(t *testing.T, w, h int) []byte {
@@ -151,7 +152,7 @@ func TestSameSecondOrder(t *testing.T) {
 	s := newStore(t)
 	dir := t.TempDir()
 	bare := filepath.Join(dir, "site.git")
-	gitCLI(t, dir, "init", "-q", "--bare", "-b", "main", bare)
+	gittest.Git(t, dir, "init", "-q", "--bare", "-b", "main", bare)
 	clock := func() time.Time { return t0 }
 	var media []fakeMedia
 	r := openRepo(t, repo.Options{Path: bare, Now: clock})
@@ -235,7 +236,7 @@ func TestApplyFetched(t *testing.T) {
 	s := newStore(t)
 	dir := t.TempDir()
 	remote := filepath.Join(dir, "site.git")
-	gitCLI(t, dir, "init", "-q", "--bare", "-b", "main", remote)
+	gittest.Git(t, dir, "init", "-q", "--bare", "-b", "main", remote)
 	byHand(t, remote, map[string][]byte{"index.md": []byte("# site\n")}, "Start")
 
 	// spano's clock runs an hour ahead of the person's, so that its

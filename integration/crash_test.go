@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"spano/internal/gittest"
 	"strings"
 	"sync"
 	"testing"
@@ -21,11 +22,11 @@ import (
 // streaming in: nothing of it may be committed, its spooled temp file must
 // be gone after the restart, and both repositories must pass fsck.
 func TestCrashDuringLargeUpload(t *testing.T) {
-	remote := newRemote(t, nil)
+	remote := gittest.NewRemote(t, nil)
 	s := newSpano(t, "spano", options{remote: remote, push: "sync", maxSize: "200MB"})
 	s.start()
 	first := s.mustUpload("before.png", pngImage(1))
-	before := git(t, remote, "rev-parse", "main")
+	before := gittest.Git(t, remote, "rev-parse", "main")
 
 	// Stream a PNG signature and then random bytes, 1 MiB every 20 ms,
 	// so the kill lands in the middle of the body.
@@ -85,13 +86,13 @@ func TestCrashDuringLargeUpload(t *testing.T) {
 		t.Errorf("temp files after restart: %v", left)
 	}
 	for _, dir := range []string{remote, s.repo} {
-		if got := git(t, dir, "rev-parse", "main"); got != before {
+		if got := gittest.Git(t, dir, "rev-parse", "main"); got != before {
 			t.Errorf("%s: main is %s after the crash, want %s (nothing of the killed upload committed)", dir, got, before)
 		}
 		if got, want := len(mediaCounts(t, dir, "main")), 1; got != want {
 			t.Errorf("%s: %d uploads on main, want %d", dir, got, want)
 		}
-		fsck(t, dir)
+		gittest.Fsck(t, dir)
 	}
 	again := s.mustUpload("before.png", pngImage(1))
 	if !again.Duplicate || again.URL != first.URL {
@@ -104,12 +105,12 @@ func TestCrashDuringLargeUpload(t *testing.T) {
 // object file must not outlive the restart (it is as large as the upload),
 // nothing may be committed, and both repositories must pass fsck.
 func TestCrashWhileStoringBlob(t *testing.T) {
-	remote := newRemote(t, nil)
+	remote := gittest.NewRemote(t, nil)
 	// A video: no GPS stripping and no thumbnails stand between the spool
 	// and the blob write.
 	s := newSpano(t, "spano", options{remote: remote, push: "sync", maxSize: "200MB", keepGPS: true})
 	s.start()
-	before := git(t, remote, "rev-parse", "main")
+	before := gittest.Git(t, remote, "rev-parse", "main")
 
 	video := make([]byte, 120<<20)
 	rand.Read(video)
@@ -153,10 +154,10 @@ func TestCrashWhileStoringBlob(t *testing.T) {
 		t.Errorf("temp files after restart: %v", left)
 	}
 	for _, dir := range []string{remote, s.repo} {
-		if got := git(t, dir, "rev-parse", "main"); got != before {
+		if got := gittest.Git(t, dir, "rev-parse", "main"); got != before {
 			t.Errorf("%s: main is %s after the crash, want %s", dir, got, before)
 		}
-		fsck(t, dir)
+		gittest.Fsck(t, dir)
 	}
 }
 
@@ -164,7 +165,7 @@ func TestCrashWhileStoringBlob(t *testing.T) {
 // burst of async uploads that it had not pushed yet (push_delay is an
 // hour): after the restart every one of them must reach the remote, once.
 func TestCrashAfterAsyncBurst(t *testing.T) {
-	remote := newRemote(t, nil)
+	remote := gittest.NewRemote(t, nil)
 	s := newSpano(t, "spano", options{remote: remote, push: "async", pushDelay: "1h"})
 	s.start()
 
@@ -205,7 +206,7 @@ func TestCrashAfterAsyncBurst(t *testing.T) {
 	s.start()
 	eventually(t, 30*time.Second, func() string { return missing(t, remote, want) })
 	for _, dir := range []string{remote, s.repo} {
-		fsck(t, dir)
+		gittest.Fsck(t, dir)
 		linear(t, dir, "main")
 	}
 }
@@ -227,7 +228,7 @@ func TestCrashDuringPush(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			remote := newRemote(t, nil)
+			remote := gittest.NewRemote(t, nil)
 			flags := t.TempDir()
 			hook := fmt.Sprintf(`#!/bin/sh
 cat >/dev/null
@@ -284,9 +285,9 @@ exit 0
 				if why := missing(t, remote, want); why != "" {
 					return why
 				}
-				head, tracked := git(t, s.repo, "rev-parse", "main"), git(t, s.repo, "rev-parse", "refs/remotes/origin/main")
-				if head != tracked || head != git(t, remote, "rev-parse", "main") {
-					return fmt.Sprintf("spano's main %s, its origin/main %s, remote %s: not settled", head, tracked, git(t, remote, "rev-parse", "main"))
+				head, tracked := gittest.Git(t, s.repo, "rev-parse", "main"), gittest.Git(t, s.repo, "rev-parse", "refs/remotes/origin/main")
+				if head != tracked || head != gittest.Git(t, remote, "rev-parse", "main") {
+					return fmt.Sprintf("spano's main %s, its origin/main %s, remote %s: not settled", head, tracked, gittest.Git(t, remote, "rev-parse", "main"))
 				}
 				return ""
 			})
@@ -307,11 +308,11 @@ exit 0
 			if why := missing(t, remote, want); why != "" {
 				t.Error(why)
 			}
-			if got, want := git(t, remote, "rev-parse", "main"), git(t, s.repo, "rev-parse", "main"); got != want {
+			if got, want := gittest.Git(t, remote, "rev-parse", "main"), gittest.Git(t, s.repo, "rev-parse", "main"); got != want {
 				t.Errorf("remote main %s after the orphaned push ended, spano's %s", got, want)
 			}
 			for _, dir := range []string{remote, s.repo} {
-				fsck(t, dir)
+				gittest.Fsck(t, dir)
 				linear(t, dir, "main")
 			}
 		})

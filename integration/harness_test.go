@@ -22,6 +22,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"spano/internal/gittest"
+	"spano/internal/safebuf"
 	"strings"
 	"sync"
 	"syscall"
@@ -82,7 +84,7 @@ type spano struct {
 	config  string
 	dataDir string
 	repo    string // spano's own bare clone
-	log     *syncBuffer
+	log     *safebuf.Buffer
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -96,7 +98,7 @@ func newSpano(t *testing.T, name string, o options) *spano {
 	t.Helper()
 	dir := t.TempDir()
 	s := &spano{t: t, name: name, config: filepath.Join(dir, "spano.yml"),
-		dataDir: filepath.Join(dir, "data"), log: &syncBuffer{}}
+		dataDir: filepath.Join(dir, "data"), log: &safebuf.Buffer{}}
 	s.repo = filepath.Join(s.dataDir, "site.git")
 	if o.push == "" {
 		o.push = "sync"
@@ -367,62 +369,11 @@ func digest(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// git runs the git CLI in dir as "Someone Else", the other writer of the
-// site repository, and fails the test on error.
-func git(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	out, err := gitErr(dir, args...)
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(out)
-}
-
-// gitErr is git for goroutines that must not call t.Fatal.
-func gitErr(dir string, args ...string) (string, error) {
-	cmd := exec.Command("git", append([]string{
-		"-c", "user.name=Someone Else", "-c", "user.email=else@example.invalid",
-		"-c", "init.defaultBranch=main", "-c", "advice.detachedHead=false",
-	}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "LC_ALL=C")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// newRemote makes a bare repository whose main branch holds files
-// (path → content; a README when empty), as a site repository looks
-// before spano's first upload. It returns the bare repository's path.
-func newRemote(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	bare := filepath.Join(dir, "site.git")
-	git(t, dir, "init", "--bare", "-b", "main", bare)
-	work := filepath.Join(dir, "seed")
-	git(t, dir, "clone", "-q", bare, work)
-	if len(files) == 0 {
-		files = map[string]string{"README.md": "# A site\n"}
-	}
-	for p, content := range files {
-		full := filepath.Join(work, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	git(t, work, "add", "-A")
-	git(t, work, "commit", "-q", "-m", "Start the site")
-	git(t, work, "push", "-q", "origin", "HEAD:main")
-	return bare
-}
-
 // mediaCounts counts, for each Media-SHA256 trailer on branch ref of the
 // repository at dir, the commits that carry it.
 func mediaCounts(t testing.TB, dir, ref string) map[string]int {
 	t.Helper()
-	out := git(t, dir, "log", "--format=%B%x00", ref)
+	out := gittest.Git(t, dir, "log", "--format=%B%x00", ref)
 	counts := map[string]int{}
 	for _, msg := range strings.Split(out, "\x00") {
 		for _, line := range strings.Split(msg, "\n") {
@@ -438,7 +389,7 @@ func mediaCounts(t testing.TB, dir, ref string) map[string]int {
 func files(t testing.TB, dir, ref string) map[string]bool {
 	t.Helper()
 	set := map[string]bool{}
-	for _, p := range strings.Split(git(t, dir, "ls-tree", "-r", "--name-only", ref), "\n") {
+	for _, p := range strings.Split(gittest.Git(t, dir, "ls-tree", "-r", "--name-only", ref), "\n") {
 		if p != "" {
 			set[p] = true
 		}
@@ -446,18 +397,10 @@ func files(t testing.TB, dir, ref string) map[string]bool {
 	return set
 }
 
-// fsck runs git fsck --strict on the repository at dir.
-func fsck(t testing.TB, dir string) {
-	t.Helper()
-	if out, err := gitErr(dir, "fsck", "--strict", "--no-dangling", "--no-progress"); err != nil || strings.TrimSpace(out) != "" {
-		t.Errorf("git fsck --strict %s: %v\n%s", dir, err, out)
-	}
-}
-
 // linear fails unless branch ref of dir has no merge commits.
 func linear(t testing.TB, dir, ref string) {
 	t.Helper()
-	if got := git(t, dir, "rev-list", "--merges", "--count", ref); got != "0" {
+	if got := gittest.Git(t, dir, "rev-list", "--merges", "--count", ref); got != "0" {
 		t.Errorf("%s %s has %s merge commits, want a linear history", dir, ref, got)
 	}
 }
@@ -466,7 +409,7 @@ func linear(t testing.TB, dir, ref string) {
 // how the suite tells that nobody's commit was force-pushed away.
 func isAncestor(t testing.TB, dir, commit, ref string) bool {
 	t.Helper()
-	_, err := gitErr(dir, "merge-base", "--is-ancestor", commit, ref)
+	_, err := gittest.Run(dir, "merge-base", "--is-ancestor", commit, ref)
 	return err == nil
 }
 
@@ -517,31 +460,6 @@ func missing(t testing.TB, remote string, want []string) string {
 		return ""
 	}
 	return fmt.Sprintf("remote lacks %d of %d uploads %v; has %d more than once %v", len(lost), len(want), lost, len(twice), twice)
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's output goroutines
-// and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Len()
 }
 
 func tail(s string, n int) string {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"spano/internal/gittest"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,7 +35,7 @@ type writer struct {
 func newWriter(t *testing.T, remote string) *writer {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "other")
-	git(t, t.TempDir(), "clone", "-q", remote, dir)
+	gittest.Git(t, t.TempDir(), "clone", "-q", remote, dir)
 	return &writer{dir: dir}
 }
 
@@ -50,19 +51,19 @@ func (w *writer) commit(remote string) (string, error) {
 	if err := os.WriteFile(filepath.Join(w.dir, name), []byte(fmt.Sprintf("post %d\n", w.n)), 0o644); err != nil {
 		return "", err
 	}
-	if out, err := gitErr(w.dir, "add", name); err != nil {
+	if out, err := gittest.Run(w.dir, "add", name); err != nil {
 		return "", fmt.Errorf("add: %v: %s", err, out)
 	}
-	if out, err := gitErr(w.dir, "commit", "-q", "-m", "Post "+strconv.Itoa(w.n)); err != nil {
+	if out, err := gittest.Run(w.dir, "commit", "-q", "-m", "Post "+strconv.Itoa(w.n)); err != nil {
 		return "", fmt.Errorf("commit: %v: %s", err, out)
 	}
 	for try := 0; try < 50; try++ {
-		out, err := gitErr(w.dir, "push", "-q", remote, "HEAD:main")
+		out, err := gittest.Run(w.dir, "push", "-q", remote, "HEAD:main")
 		if err == nil {
-			head, err := gitErr(w.dir, "rev-parse", "HEAD")
+			head, err := gittest.Run(w.dir, "rev-parse", "HEAD")
 			return strings.TrimSpace(head), err
 		}
-		if pulled, err := gitErr(w.dir, "pull", "-q", "--rebase", remote, "main"); err != nil {
+		if pulled, err := gittest.Run(w.dir, "pull", "-q", "--rebase", remote, "main"); err != nil {
 			return "", fmt.Errorf("pull --rebase after a refused push (%s): %v: %s", strings.TrimSpace(out), err, pulled)
 		}
 	}
@@ -92,7 +93,7 @@ func burst(s *spano, n, seed int) ([]response, []string, []error) {
 // remote is back, and a commit someone else pushed meanwhile is kept (no
 // force push).
 func TestOutageAsync(t *testing.T) {
-	remote := newRemote(t, nil)
+	remote := gittest.NewRemote(t, nil)
 	s := newSpano(t, "spano", options{remote: remote, push: "async"})
 	s.start()
 	want := []string{s.mustUpload("before.png", pngImage(1)).SHA256}
@@ -129,7 +130,7 @@ func TestOutageAsync(t *testing.T) {
 		t.Errorf("the commit pushed by someone else during the outage (%s) is gone: a force push", foreign)
 	}
 	for _, dir := range []string{remote, s.repo} {
-		fsck(t, dir)
+		gittest.Fsck(t, dir)
 		linear(t, dir, "main")
 	}
 }
@@ -138,7 +139,7 @@ func TestOutageAsync(t *testing.T) {
 // Retry-After; after the remote returns, each client's retry of the same
 // bytes gets 201 with the same URL, and every file is on the remote once.
 func TestOutageSync(t *testing.T) {
-	remote := newRemote(t, nil)
+	remote := gittest.NewRemote(t, nil)
 	s := newSpano(t, "spano", options{remote: remote, push: "sync"})
 	s.start()
 	want := []string{s.mustUpload("before.png", pngImage(1)).SHA256}
@@ -204,7 +205,7 @@ func TestOutageSync(t *testing.T) {
 		t.Errorf("the commit pushed by someone else during the outage (%s) is gone: a force push", foreign)
 	}
 	for _, dir := range []string{remote, s.repo} {
-		fsck(t, dir)
+		gittest.Fsck(t, dir)
 		linear(t, dir, "main")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"spano/internal/gittest"
 	"strings"
 	"sync"
 	"testing"
@@ -72,7 +73,7 @@ func uploadWhile(t *testing.T, s *spano, workers, seed int, pause time.Duration,
 func TestRemoteMovedUnderLoad(t *testing.T) {
 	for _, push := range []string{"sync", "async"} {
 		t.Run(push, func(t *testing.T) {
-			remote := newRemote(t, nil)
+			remote := gittest.NewRemote(t, nil)
 			s := newSpano(t, "spano", options{remote: remote, push: push})
 			s.start()
 
@@ -122,7 +123,7 @@ func TestRemoteMovedUnderLoad(t *testing.T) {
 				}
 			}
 			for _, dir := range []string{remote, s.repo} {
-				fsck(t, dir)
+				gittest.Fsck(t, dir)
 				linear(t, dir, "main")
 			}
 		})
@@ -135,7 +136,7 @@ func TestRemoteMovedUnderLoad(t *testing.T) {
 func TestTwoSpanos(t *testing.T) {
 	for _, push := range []string{"sync", "async"} {
 		t.Run(push, func(t *testing.T) {
-			remote := newRemote(t, nil)
+			remote := gittest.NewRemote(t, nil)
 			a := newSpano(t, "spano-a", options{remote: remote, push: push})
 			b := newSpano(t, "spano-b", options{remote: remote, push: push})
 			a.start()
@@ -153,7 +154,7 @@ func TestTwoSpanos(t *testing.T) {
 			want := append(wantA, wantB...)
 			eventually(t, 60*time.Second, func() string { return missing(t, remote, want) })
 			for _, dir := range []string{remote, a.repo, b.repo} {
-				fsck(t, dir)
+				gittest.Fsck(t, dir)
 				linear(t, dir, "main")
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"spano/internal/gittest"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +51,7 @@ func TestStaticSiteGenerators(t *testing.T) {
 			if _, err := exec.LookPath(tt.generator); err != nil {
 				t.Skipf("%s is not installed (.ci/run installs Debian's jekyll and hugo): %v", tt.generator, err)
 			}
-			remote := newRemote(t, tt.site)
+			remote := gittest.NewRemote(t, tt.site)
 			s := newSpano(t, "spano", options{remote: remote, push: "sync", generator: tt.generator, widths: []int{320, 640}})
 			s.start()
 
@@ -75,7 +76,7 @@ func TestStaticSiteGenerators(t *testing.T) {
 			}
 			dir := t.TempDir()
 			src, out := filepath.Join(dir, "src"), filepath.Join(dir, "out")
-			git(t, dir, "clone", "-q", remote, src)
+			gittest.Git(t, dir, "clone", "-q", remote, src)
 			start := time.Now()
 			cmd := tt.build(src, out)
 			cmd.Env = append(os.Environ(), "JEKYLL_ENV=production")

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"spano/internal/gittest"
 	"strings"
 	"testing"
 )
@@ -38,8 +39,8 @@ func smartHTTP(t *testing.T, root, password string) *httptest.Server {
 }
 
 func TestHTTPSRemoteWithToken(t *testing.T) {
-	remote := newRemote(t)
-	gitCLI(t, remote, "config", "http.receivepack", "true")
+	remote := gittest.NewRemote(t, nil)
+	gittest.Git(t, remote, "config", "http.receivepack", "true")
 	srv := smartHTTP(t, filepath.Dir(remote), "s3cret-token")
 	url := srv.URL + "/" + filepath.Base(remote)
 
@@ -61,7 +62,7 @@ func TestHTTPSRemoteWithToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := gitCLI(t, remote, "rev-parse", "main"); got != res.Commit || !res.Pushed {
+	if got := gittest.Git(t, remote, "rev-parse", "main"); got != res.Commit || !res.Pushed {
 		t.Errorf("remote main = %s, Result = %+v", got, res)
 	}
 	// Someone pushes meanwhile; the next upload fetches over HTTP too.
@@ -71,10 +72,10 @@ func TestHTTPSRemoteWithToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := gitCLI(t, remote, "rev-parse", "main~1"); got != foreign || !res2.Pushed {
+	if got := gittest.Git(t, remote, "rev-parse", "main~1"); got != foreign || !res2.Pushed {
 		t.Errorf("main~1 = %s, want foreign %s", got, foreign)
 	}
-	fsck(t, remote)
+	gittest.Fsck(t, remote)
 }
 
 func TestRedactURL(t *testing.T) {

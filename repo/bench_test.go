@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"spano/internal/gittest"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ import (
 func seedRepo(b *testing.B, dir string, n int) string {
 	b.Helper()
 	bare := filepath.Join(dir, fmt.Sprintf("seed-%d.git", n))
-	gitCLI(b, dir, "init", "-q", "--bare", "-b", "main", bare)
+	gittest.Git(b, dir, "init", "-q", "--bare", "-b", "main", bare)
 	var in strings.Builder
 	in.WriteString("commit refs/heads/main\ncommitter Seed <seed@example.com> 1700000000 +0000\ndata 5\nseed\n")
 	for i := range n {
@@ -70,7 +71,7 @@ func BenchmarkCommit(b *testing.B) {
 		seed := seedRepo(b, dir, n)
 		b.Run(fmt.Sprintf("spano/files=%d", n), func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "clone.git")
-			gitCLI(b, dir, "clone", "-q", "--bare", seed, path)
+			gittest.Git(b, dir, "clone", "-q", "--bare", seed, path)
 			r := open(b, Options{Path: path, Push: PushOff})
 			srcs := files(b, b.N)
 			latency(b, func(i int) {
@@ -81,7 +82,7 @@ func BenchmarkCommit(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("git-cli/files=%d", n), func(b *testing.B) {
 			work := filepath.Join(b.TempDir(), "work")
-			gitCLI(b, dir, "clone", "-q", seed, work)
+			gittest.Git(b, dir, "clone", "-q", seed, work)
 			srcs := files(b, b.N)
 			latency(b, func(i int) { gitAddCommit(b, work, srcs[i], "") })
 		})
@@ -97,7 +98,7 @@ func BenchmarkCommitPush(b *testing.B) {
 		seed := seedRepo(b, dir, n)
 		b.Run(fmt.Sprintf("spano/files=%d", n), func(b *testing.B) {
 			remote := filepath.Join(b.TempDir(), "remote.git")
-			gitCLI(b, dir, "clone", "-q", "--bare", seed, remote)
+			gittest.Git(b, dir, "clone", "-q", "--bare", seed, remote)
 			r := open(b, Options{Remote: remote, Push: PushSync})
 			srcs := files(b, b.N)
 			latency(b, func(i int) {
@@ -109,9 +110,9 @@ func BenchmarkCommitPush(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("git-cli/files=%d", n), func(b *testing.B) {
 			remote := filepath.Join(b.TempDir(), "remote.git")
-			gitCLI(b, dir, "clone", "-q", "--bare", seed, remote)
+			gittest.Git(b, dir, "clone", "-q", "--bare", seed, remote)
 			work := filepath.Join(b.TempDir(), "work")
-			gitCLI(b, dir, "clone", "-q", remote, work)
+			gittest.Git(b, dir, "clone", "-q", remote, work)
 			srcs := files(b, b.N)
 			latency(b, func(i int) { gitAddCommit(b, work, srcs[i], "origin") })
 		})
@@ -131,10 +132,10 @@ func gitAddCommit(b *testing.B, work, src, remote string) {
 	os.MkdirAll(filepath.Dir(dst), 0o755)
 	data, _ := os.ReadFile(src)
 	os.WriteFile(dst, data, 0o644)
-	gitCLI(b, work, "add", p)
-	gitCLI(b, work, "commit", "-q", "-m", "Add "+filepath.Base(p))
+	gittest.Git(b, work, "add", p)
+	gittest.Git(b, work, "commit", "-q", "-m", "Add "+filepath.Base(p))
 	if remote != "" {
-		gitCLI(b, work, "push", "-q", remote, "HEAD:main")
+		gittest.Git(b, work, "push", "-q", remote, "HEAD:main")
 	}
 }
 
@@ -145,7 +146,7 @@ const walkN = 10000
 func BenchmarkWalk(b *testing.B) {
 	dir := b.TempDir()
 	bare := filepath.Join(dir, "history.git")
-	gitCLI(b, dir, "init", "-q", "--bare", "-b", "main", bare)
+	gittest.Git(b, dir, "init", "-q", "--bare", "-b", "main", bare)
 	var in strings.Builder
 	for i := range walkN {
 		h := fakeHash(i)

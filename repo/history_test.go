@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"os"
+	"spano/internal/gittest"
 	"testing"
 )
 
 func TestWalkAndList(t *testing.T) {
-	remote := newRemote(t)
+	remote := gittest.NewRemote(t, nil)
 	r := open(t, Options{Remote: remote, Push: PushSync})
 	ctx := context.Background()
 	f1, p1 := media(t, 1000)

@@ -13,59 +13,26 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"spano/internal/gittest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-// gitCLI runs the git CLI, which the tests use to look at what spano wrote.
-func gitCLI(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=Someone", "GIT_AUTHOR_EMAIL=someone@example.com",
-		"GIT_COMMITTER_NAME=Someone", "GIT_COMMITTER_EMAIL=someone@example.com",
-		"GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// newRemote makes a bare repository with one commit on main, as a site
-// repository would have.
-func newRemote(t testing.TB) string {
-	t.Helper()
-	dir := t.TempDir()
-	remote := filepath.Join(dir, "site.git")
-	gitCLI(t, dir, "init", "-q", "--bare", "-b", "main", remote)
-	work := filepath.Join(dir, "work")
-	gitCLI(t, dir, "clone", "-q", remote, work)
-	if err := os.WriteFile(filepath.Join(work, "index.md"), []byte("# my site\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	gitCLI(t, work, "add", "index.md")
-	gitCLI(t, work, "commit", "-q", "-m", "Start the site")
-	gitCLI(t, work, "push", "-q", "origin", "HEAD:main")
-	return remote
-}
-
 // pushForeign makes a commit in a separate clone and pushes it, as
 // another writer would.
 func pushForeign(t testing.TB, remote, name string) string {
 	t.Helper()
 	work := filepath.Join(t.TempDir(), "other")
-	gitCLI(t, filepath.Dir(work), "clone", "-q", "-b", "main", remote, work)
+	gittest.Git(t, filepath.Dir(work), "clone", "-q", "-b", "main", remote, work)
 	if err := os.WriteFile(filepath.Join(work, name), []byte("written by someone else\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	gitCLI(t, work, "add", name)
-	gitCLI(t, work, "commit", "-q", "-m", "Foreign "+name)
-	gitCLI(t, work, "push", "-q", "origin", "HEAD:main")
-	return gitCLI(t, work, "rev-parse", "HEAD")
+	gittest.Git(t, work, "add", name)
+	gittest.Git(t, work, "commit", "-q", "-m", "Foreign "+name)
+	gittest.Git(t, work, "push", "-q", "origin", "HEAD:main")
+	return gittest.Git(t, work, "rev-parse", "HEAD")
 }
 
 func fastBackoff(int) time.Duration { return 20 * time.Millisecond }
@@ -119,13 +86,8 @@ func upload(file, path string) Change {
 func commitCount(t testing.TB, repo, ref string) int {
 	t.Helper()
 	var n int
-	fmt.Sscan(gitCLI(t, repo, "rev-list", "--count", ref), &n)
+	fmt.Sscan(gittest.Git(t, repo, "rev-list", "--count", ref), &n)
 	return n
-}
-
-func fsck(t testing.TB, repo string) {
-	t.Helper()
-	gitCLI(t, repo, "fsck", "--strict", "--no-dangling")
 }
 
 func TestCommitWithoutRemote(t *testing.T) {
@@ -139,17 +101,17 @@ func TestCommitWithoutRemote(t *testing.T) {
 		t.Fatalf("Result = %+v", res)
 	}
 	repo := r.opts.Path
-	if got, want := gitCLI(t, repo, "ls-tree", "-r", "--name-only", "main"), path; got != want {
+	if got, want := gittest.Git(t, repo, "ls-tree", "-r", "--name-only", "main"), path; got != want {
 		t.Errorf("ls-tree = %q, want %q", got, want)
 	}
-	if got, want := gitCLI(t, repo, "rev-parse", "main"), res.Commit; got != want {
+	if got, want := gittest.Git(t, repo, "rev-parse", "main"), res.Commit; got != want {
 		t.Errorf("main = %s, want %s", got, want)
 	}
-	msg := gitCLI(t, repo, "log", "-1", "--format=%B", "main")
+	msg := gittest.Git(t, repo, "log", "-1", "--format=%B", "main")
 	if !strings.HasPrefix(msg, "Add ") || !strings.Contains(msg, "\n\nMedia-SHA256: ") {
 		t.Errorf("message = %q", msg)
 	}
-	if got := gitCLI(t, repo, "log", "-1", "--format=%(trailers:key=Media-Type,valueonly)", "main"); got != "image/jpeg" {
+	if got := gittest.Git(t, repo, "log", "-1", "--format=%(trailers:key=Media-Type,valueonly)", "main"); got != "image/jpeg" {
 		t.Errorf("git reads Media-Type trailer as %q", got)
 	}
 	want, _ := os.ReadFile(file)
@@ -157,7 +119,7 @@ func TestCommitWithoutRemote(t *testing.T) {
 	if err != nil || !bytes.Equal(out, want) {
 		t.Errorf("stored bytes differ from the upload (err %v)", err)
 	}
-	fsck(t, repo)
+	gittest.Fsck(t, repo)
 
 	// The same bytes again: same path, no commit.
 	res2, err := r.Commit(context.Background(), upload(file, path))
@@ -207,14 +169,14 @@ func TestTreeEdits(t *testing.T) {
 		wantList = append(wantList, p)
 	}
 	sort.Strings(wantList)
-	got := strings.Split(gitCLI(t, r.opts.Path, "ls-tree", "-r", "--name-only", "main"), "\n")
+	got := strings.Split(gittest.Git(t, r.opts.Path, "ls-tree", "-r", "--name-only", "main"), "\n")
 	if strings.Join(got, "\n") != strings.Join(wantList, "\n") {
 		t.Errorf("ls-tree -r:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantList, "\n"))
 	}
-	if out := gitCLI(t, r.opts.Path, "ls-tree", "main", "static"); out != "" {
+	if out := gittest.Git(t, r.opts.Path, "ls-tree", "main", "static"); out != "" {
 		t.Errorf("emptied folder still there: %q", out)
 	}
-	fsck(t, r.opts.Path)
+	gittest.Fsck(t, r.opts.Path)
 
 	// Errors: deleting a missing path, a path through a file, bad paths.
 	for _, tc := range []struct {
@@ -231,12 +193,12 @@ func TestTreeEdits(t *testing.T) {
 		{"empty element", Change{Add: []Blob{{Path: "media//x", File: "/dev/null"}}}, ErrBadPath},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := gitCLI(t, r.opts.Path, "rev-parse", "main")
+			before := gittest.Git(t, r.opts.Path, "rev-parse", "main")
 			_, err := r.Commit(ctx, tc.c)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
-			if after := gitCLI(t, r.opts.Path, "rev-parse", "main"); after != before {
+			if after := gittest.Git(t, r.opts.Path, "rev-parse", "main"); after != before {
 				t.Errorf("branch moved on error")
 			}
 		})
@@ -265,7 +227,7 @@ func TestOverwriteRefused(t *testing.T) {
 }
 
 func TestSyncPush(t *testing.T) {
-	remote := newRemote(t)
+	remote := gittest.NewRemote(t, nil)
 	var mu sync.Mutex
 	var notices []Notice
 	r := open(t, Options{Remote: remote, Push: PushSync, Notify: func(n Notice) {
@@ -281,19 +243,19 @@ func TestSyncPush(t *testing.T) {
 	if !res.Pushed {
 		t.Errorf("Pushed = false")
 	}
-	if got := gitCLI(t, remote, "rev-parse", "main"); got != res.Commit {
+	if got := gittest.Git(t, remote, "rev-parse", "main"); got != res.Commit {
 		t.Errorf("remote main = %s, want %s", got, res.Commit)
 	}
-	if got := gitCLI(t, r.opts.Path, "rev-parse", "origin/main"); got != res.Commit {
+	if got := gittest.Git(t, r.opts.Path, "rev-parse", "origin/main"); got != res.Commit {
 		t.Errorf("origin/main = %s, want %s", got, res.Commit)
 	}
-	if got := gitCLI(t, remote, "log", "-1", "--format=%an <%ae>", "main"); got != "spano <spano@localhost>" {
+	if got := gittest.Git(t, remote, "log", "-1", "--format=%an <%ae>", "main"); got != "spano <spano@localhost>" {
 		t.Errorf("author = %q", got)
 	}
 	if n := commitCount(t, remote, "main"); n != 2 {
 		t.Errorf("remote has %d commits, want 2", n)
 	}
-	fsck(t, remote)
+	gittest.Fsck(t, remote)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(notices) != 2 || notices[0].Kind != NoticeCommitted || notices[1].Kind != NoticePushed ||
@@ -311,7 +273,7 @@ func TestSyncPush(t *testing.T) {
 // TestConcurrentIdentical: 16 uploads of the same bytes at once make one
 // commit.
 func TestConcurrentIdentical(t *testing.T) {
-	remote := newRemote(t)
+	remote := gittest.NewRemote(t, nil)
 	r := open(t, Options{Remote: remote, Push: PushSync})
 	file, path := media(t, 100_000)
 	var wg sync.WaitGroup
@@ -350,7 +312,7 @@ func TestConcurrentIdentical(t *testing.T) {
 func TestConcurrentDistinct(t *testing.T) {
 	for _, mode := range []PushMode{PushSync, PushAsync} {
 		t.Run(string(mode), func(t *testing.T) {
-			remote := newRemote(t)
+			remote := gittest.NewRemote(t, nil)
 			var mu sync.Mutex
 			pushes := 0
 			r := open(t, Options{Remote: remote, Push: mode, Notify: func(n Notice) {
@@ -383,7 +345,7 @@ func TestConcurrentDistinct(t *testing.T) {
 				t.Fatalf("Close: %v", err)
 			}
 			onRemote := map[string]bool{}
-			for _, p := range strings.Split(gitCLI(t, remote, "ls-tree", "-r", "--name-only", "main"), "\n") {
+			for _, p := range strings.Split(gittest.Git(t, remote, "ls-tree", "-r", "--name-only", "main"), "\n") {
 				onRemote[p] = true
 			}
 			n := 0
@@ -400,10 +362,10 @@ func TestConcurrentDistinct(t *testing.T) {
 			if got := commitCount(t, remote, "main"); got != 129 {
 				t.Errorf("remote has %d commits, want 129", got)
 			}
-			if got := gitCLI(t, remote, "rev-list", "--merges", "--count", "main"); got != "0" {
+			if got := gittest.Git(t, remote, "rev-list", "--merges", "--count", "main"); got != "0" {
 				t.Errorf("%s merge commits, want a linear history", got)
 			}
-			fsck(t, remote)
+			gittest.Fsck(t, remote)
 			mu.Lock()
 			t.Logf("%d pushes for 128 commits", pushes)
 			if mode == PushSync && pushes >= 128 {
@@ -417,7 +379,7 @@ func TestConcurrentDistinct(t *testing.T) {
 // TestRemoteMoved: a commit pushed by someone else between uploads is
 // kept, and spano's commit is re-applied on top of it, never forced.
 func TestRemoteMoved(t *testing.T) {
-	remote := newRemote(t)
+	remote := gittest.NewRemote(t, nil)
 	var mu sync.Mutex
 	var fetched []CommitInfo
 	r := open(t, Options{Remote: remote, Push: PushSync, Notify: func(n Notice) {
@@ -441,27 +403,27 @@ func TestRemoteMoved(t *testing.T) {
 	if !res.Pushed {
 		t.Fatalf("not pushed: %+v", res)
 	}
-	if got := gitCLI(t, remote, "rev-parse", "main"); got != res.Commit {
+	if got := gittest.Git(t, remote, "rev-parse", "main"); got != res.Commit {
 		t.Errorf("remote main = %s, Result.Commit = %s (must name the re-applied commit)", got, res.Commit)
 	}
-	if got := gitCLI(t, remote, "rev-parse", "main~1"); got != foreign {
+	if got := gittest.Git(t, remote, "rev-parse", "main~1"); got != foreign {
 		t.Errorf("main~1 = %s, want the foreign commit %s", got, foreign)
 	}
-	subjects := gitCLI(t, remote, "log", "--format=%s", "main")
+	subjects := gittest.Git(t, remote, "log", "--format=%s", "main")
 	if !strings.Contains(subjects, "Foreign about.md") || strings.Count(subjects, "Add ") != 2 {
 		t.Errorf("history:\n%s", subjects)
 	}
-	if got := gitCLI(t, remote, "log", "-1", "--format=%an|%B", "main"); !strings.HasPrefix(got, "spano|Add ") || !strings.Contains(got, "Media-SHA256: ") {
+	if got := gittest.Git(t, remote, "log", "-1", "--format=%an|%B", "main"); !strings.HasPrefix(got, "spano|Add ") || !strings.Contains(got, "Media-SHA256: ") {
 		t.Errorf("re-applied commit lost its author or message: %q", got)
 	}
 	for _, p := range []string{p1, p2, "about.md", "index.md"} {
-		gitCLI(t, remote, "cat-file", "-e", "main:"+p)
+		gittest.Git(t, remote, "cat-file", "-e", "main:"+p)
 	}
-	if got := gitCLI(t, remote, "rev-list", "--merges", "--count", "main"); got != "0" {
+	if got := gittest.Git(t, remote, "rev-list", "--merges", "--count", "main"); got != "0" {
 		t.Errorf("history not linear")
 	}
-	fsck(t, remote)
-	fsck(t, r.opts.Path)
+	gittest.Fsck(t, remote)
+	gittest.Fsck(t, r.opts.Path)
 	mu.Lock()
 	if len(fetched) != 1 || fetched[0].Hash != foreign || fetched[0].Added[0] != "about.md" {
 		t.Errorf("fetched notices = %+v", fetched)
@@ -477,7 +439,7 @@ func TestRemoteMoved(t *testing.T) {
 // ErrPushFailed but stays; after recovery the client's retry succeeds and
 // no commit is duplicated.
 func TestSyncPushFails(t *testing.T) {
-	remote := newRemote(t)
+	remote := gittest.NewRemote(t, nil)
 	r := open(t, Options{Remote: remote, Push: PushSync, PushAttempts: 2, Backoff: func(int) time.Duration { return time.Hour }})
 	ctx := context.Background()
 	gone := remote + ".away"
@@ -520,7 +482,7 @@ func TestSyncPushFails(t *testing.T) {
 // TestAsyncQueueSurvivesRestart: commits made in async mode and not
 // pushed before the process stopped are pushed at the next start.
 func TestAsyncQueueSurvivesRestart(t *testing.T) {
-	remote := newRemote(t)
+	remote := gittest.NewRemote(t, nil)
 	path := filepath.Join(t.TempDir(), "clone.git")
 	opts := Options{Path: path, Remote: remote, Push: PushAsync, PushDelay: time.Hour, Backoff: fastBackoff}
 	r, err := Open(context.Background(), opts)
@@ -564,13 +526,13 @@ func TestAsyncQueueSurvivesRestart(t *testing.T) {
 		t.Fatal("queue not pushed after restart")
 	}
 	for _, p := range want {
-		gitCLI(t, remote, "cat-file", "-e", "main:"+p)
+		gittest.Git(t, remote, "cat-file", "-e", "main:"+p)
 	}
 	_ = r2
 }
 
 func TestAsyncPushDelayBatches(t *testing.T) {
-	remote := newRemote(t)
+	remote := gittest.NewRemote(t, nil)
 	pushed := make(chan Notice, 10)
 	r := open(t, Options{Remote: remote, Push: PushAsync, PushDelay: 300 * time.Millisecond, Notify: func(n Notice) {
 		if n.Kind == NoticePushed {
@@ -594,20 +556,20 @@ func TestAsyncPushDelayBatches(t *testing.T) {
 }
 
 func TestRejectedPushIsNotForced(t *testing.T) {
-	remote := newRemote(t)
+	remote := gittest.NewRemote(t, nil)
 	// A pre-receive hook refuses everything, as a protected branch would.
 	hook := filepath.Join(remote, "hooks", "pre-receive")
 	if err := os.WriteFile(hook, []byte("#!/bin/sh\necho 'branch is protected' >&2\nexit 1\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	before := gitCLI(t, remote, "rev-parse", "main")
+	before := gittest.Git(t, remote, "rev-parse", "main")
 	r := open(t, Options{Remote: remote, Push: PushSync, Backoff: func(int) time.Duration { return time.Hour }})
 	file, path := media(t, 1000)
 	_, err := r.Commit(context.Background(), upload(file, path))
 	if !errors.Is(err, ErrPushFailed) {
 		t.Fatalf("err = %v, want ErrPushFailed", err)
 	}
-	if after := gitCLI(t, remote, "rev-parse", "main"); after != before {
+	if after := gittest.Git(t, remote, "rev-parse", "main"); after != before {
 		t.Errorf("remote moved despite the rejection")
 	}
 }
@@ -659,17 +621,17 @@ func TestOpenAndStat(t *testing.T) {
 func TestCloneFromEmptyRemote(t *testing.T) {
 	dir := t.TempDir()
 	remote := filepath.Join(dir, "empty.git")
-	gitCLI(t, dir, "init", "-q", "--bare", "-b", "main", remote)
+	gittest.Git(t, dir, "init", "-q", "--bare", "-b", "main", remote)
 	r := open(t, Options{Remote: remote, Push: PushSync})
 	file, path := media(t, 1000)
 	res, err := r.Commit(context.Background(), upload(file, path))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := gitCLI(t, remote, "rev-parse", "main"); got != res.Commit {
+	if got := gittest.Git(t, remote, "rev-parse", "main"); got != res.Commit {
 		t.Errorf("remote main = %s, want %s", got, res.Commit)
 	}
-	fsck(t, remote)
+	gittest.Fsck(t, remote)
 }
 
 func TestMessage(t *testing.T) {
@@ -696,7 +658,7 @@ func TestMessage(t *testing.T) {
 // each waiting commit is reported as failed once (push_failed hooks fire
 // once per upload, not every retry).
 func TestPushFailedReportedOnce(t *testing.T) {
-	remote := newRemote(t)
+	remote := gittest.NewRemote(t, nil)
 	failures := make(chan Notice, 100)
 	r := open(t, Options{Remote: remote, Push: PushAsync, PushAttempts: 1, Notify: func(n Notice) {
 		if n.Kind == NoticePushFailed {
@@ -731,7 +693,7 @@ func TestPushFailedReportedOnce(t *testing.T) {
 // TestAsyncPushDelayIsBounded: uploads arriving faster than push_delay
 // still get pushed now and then, not only after the stream stops.
 func TestAsyncPushDelayIsBounded(t *testing.T) {
-	remote := newRemote(t)
+	remote := gittest.NewRemote(t, nil)
 	pushed := make(chan Notice, 100)
 	r := open(t, Options{Remote: remote, Push: PushAsync, PushDelay: 100 * time.Millisecond, Notify: func(n Notice) {
 		if n.Kind == NoticePushed {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"spano/internal/gittest"
 	"strings"
 	"testing"
 
@@ -95,7 +96,7 @@ func serveSSH(conn net.Conn, cfg *ssh.ServerConfig) {
 }
 
 func TestSSHRemoteWithKnownHosts(t *testing.T) {
-	remote := newRemote(t)
+	remote := gittest.NewRemote(t, nil)
 	dir := t.TempDir()
 	clientPub, clientPriv, _ := ed25519.GenerateKey(rand.Reader)
 	block, err := ssh.MarshalPrivateKey(clientPriv, "")
@@ -139,8 +140,8 @@ func TestSSHRemoteWithKnownHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := gitCLI(t, remote, "rev-parse", "main"); got != res.Commit || !res.Pushed {
+	if got := gittest.Git(t, remote, "rev-parse", "main"); got != res.Commit || !res.Pushed {
 		t.Errorf("remote main = %s, Result = %+v", got, res)
 	}
-	fsck(t, remote)
+	gittest.Fsck(t, remote)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"spano/internal/gittest"
 	"strings"
 	"testing"
 	"time"
@@ -77,7 +78,7 @@ func TestDelete(t *testing.T) {
 	if !slices.Contains(remote, repoPathOf(other.URL)) {
 		t.Errorf("the other file went too")
 	}
-	msg := git(t, e.remote, "log", "-1", "--format=%B", "main")
+	msg := gittest.Git(t, e.remote, "log", "-1", "--format=%B", "main")
 	for _, want := range []string{
 		"Delete " + photo.SHA256[:12] + ".jpg\n", "Media-SHA256: " + photo.SHA256, "Media-Type: image/jpeg",
 		"Media-Width: 700", "Media-Height: 500", "Media-Filename: photo.jpg",
@@ -86,14 +87,14 @@ func TestDelete(t *testing.T) {
 			t.Errorf("delete commit message lacks %q:\n%s", want, msg)
 		}
 	}
-	changed := strings.Fields(git(t, e.remote, "diff-tree", "--no-commit-id", "--name-only", "-r", "main"))
+	changed := strings.Fields(gittest.Git(t, e.remote, "diff-tree", "--no-commit-id", "--name-only", "-r", "main"))
 	slices.Sort(changed)
 	slices.Sort(files)
 	if !slices.Equal(changed, files) {
 		t.Errorf("delete commit changed %v, want %v", changed, files)
 	}
 	// History keeps the bytes.
-	git(t, e.remote, "cat-file", "-e", "main~1:"+files[0])
+	gittest.Git(t, e.remote, "cat-file", "-e", "main~1:"+files[0])
 
 	// Gone from the queries; a second delete is a 400.
 	wantError(t, e.get(goodToken, "q=source&url="+url.QueryEscape(photo.URL)), 400, codeInvalidRequest)

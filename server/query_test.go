@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"spano/internal/gittest"
 	"testing"
 	"time"
 
@@ -262,16 +263,16 @@ func TestQuerySeesFetchedMedia(t *testing.T) {
 	sum := digest(string(pic))
 	rel := "media/" + sum[:2] + "/" + sum[2:4] + "/" + sum + ".png"
 	work := filepath.Join(t.TempDir(), "work")
-	git(t, "", "clone", "-q", e.remote, work)
+	gittest.Git(t, "", "clone", "-q", e.remote, work)
 	if err := os.MkdirAll(filepath.Join(work, filepath.Dir(rel)), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(work, rel), pic, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	git(t, work, "add", rel)
-	git(t, work, "commit", "-q", "-m", "Add a picture by hand")
-	git(t, work, "push", "-q", "origin", "HEAD:main")
+	gittest.Git(t, work, "add", rel)
+	gittest.Git(t, work, "commit", "-q", "-m", "Add a picture by hand")
+	gittest.Git(t, work, "push", "-q", "origin", "HEAD:main")
 
 	wantError(t, e.get(goodToken, "q=source&url="+url.QueryEscape(siteURL+"/"+rel)), 400, codeInvalidRequest)
 	next := e.uploaded("next.png", makeTinyPNG(t, 2))

@@ -20,10 +20,10 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"spano/internal/gittest"
+	"spano/internal/safebuf"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -55,7 +55,7 @@ type env struct {
 	index  *index.Index
 	remote string
 	data   string // temp dirs for the hashstore and thumbs
-	logs   *syncBuffer
+	logs   *safebuf.Buffer
 }
 
 // envOptions change the defaults of newEnv.
@@ -74,7 +74,7 @@ type envOptions struct {
 func newEnv(t *testing.T, opt envOptions) *env {
 	t.Helper()
 	dir := t.TempDir()
-	e := &env{t: t, remote: filepath.Join(dir, "remote.git"), data: filepath.Join(dir, "data"), logs: &syncBuffer{}}
+	e := &env{t: t, remote: filepath.Join(dir, "remote.git"), data: filepath.Join(dir, "data"), logs: &safebuf.Buffer{}}
 	seedRemote(t, e.remote)
 
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -171,36 +171,19 @@ func digest(token string) string {
 func seedRemote(t *testing.T, remote string) {
 	t.Helper()
 	work := filepath.Join(filepath.Dir(remote), "seed")
-	git(t, "", "init", "-q", "--bare", "-b", "main", remote)
-	git(t, "", "init", "-q", "-b", "main", work)
+	gittest.Git(t, "", "init", "-q", "--bare", "-b", "main", remote)
+	gittest.Git(t, "", "init", "-q", "-b", "main", work)
 	if err := os.WriteFile(filepath.Join(work, "index.md"), []byte("# My site\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	git(t, work, "add", "index.md")
-	git(t, work, "commit", "-q", "-m", "Initial site")
-	git(t, work, "push", "-q", remote, "main")
-}
-
-// git runs the git CLI (the reference the repository must satisfy) and
-// returns its trimmed output.
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	base := []string{"-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"}
-	if dir != "" {
-		base = append(base, "-C", dir)
-	}
-	cmd := exec.Command("git", append(base, args...)...)
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
+	gittest.Git(t, work, "add", "index.md")
+	gittest.Git(t, work, "commit", "-q", "-m", "Initial site")
+	gittest.Git(t, work, "push", "-q", remote, "main")
 }
 
 // remoteCommits counts the commits on the remote's main.
 func (e *env) remoteCommits() string {
-	return git(e.t, e.remote, "rev-list", "--count", "main")
+	return gittest.Git(e.t, e.remote, "rev-list", "--count", "main")
 }
 
 // localHead is the head of spano's own clone.
@@ -214,7 +197,7 @@ func (e *env) localHead() string {
 
 // remoteFiles lists every file on the remote's main.
 func (e *env) remoteFiles() []string {
-	out := git(e.t, e.remote, "ls-tree", "-r", "--name-only", "main")
+	out := gittest.Git(e.t, e.remote, "ls-tree", "-r", "--name-only", "main")
 	return strings.Split(out, "\n")
 }
 
@@ -222,13 +205,13 @@ func (e *env) remoteFiles() []string {
 // called, that nothing was committed or pushed meanwhile.
 func (e *env) unchanged() func() {
 	e.t.Helper()
-	local, remote := e.localHead(), git(e.t, e.remote, "rev-parse", "main")
+	local, remote := e.localHead(), gittest.Git(e.t, e.remote, "rev-parse", "main")
 	return func() {
 		e.t.Helper()
 		if got := e.localHead(); got != local {
 			e.t.Errorf("local head moved from %s to %s: something was committed", local, got)
 		}
-		if got := git(e.t, e.remote, "rev-parse", "main"); got != remote {
+		if got := gittest.Git(e.t, e.remote, "rev-parse", "main"); got != remote {
 			e.t.Errorf("remote head moved from %s to %s: something was pushed", remote, got)
 		}
 	}
@@ -393,24 +376,6 @@ func makeTinyPNG(t *testing.T, n int) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
-}
-
-// syncBuffer is a log destination safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // vetoHooks is a hooks runner with one upload hook that rejects every file.

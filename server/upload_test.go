@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"spano/internal/gittest"
 	"strings"
 	"sync"
 	"testing"
@@ -87,18 +88,18 @@ func TestUploadStoresImages(t *testing.T) {
 			if got, want := e.remoteCommits(), fmt.Sprint(atoi(t, before)+1); got != want {
 				t.Errorf("remote has %s commits, want %s", got, want)
 			}
-			if head := git(t, e.remote, "rev-parse", "main"); head != got.Commit {
+			if head := gittest.Git(t, e.remote, "rev-parse", "main"); head != got.Commit {
 				t.Errorf("remote head %s, response commit %s", head, got.Commit)
 			}
-			files := git(t, e.remote, "show", "--name-only", "--format=", "main")
+			files := gittest.Git(t, e.remote, "show", "--name-only", "--format=", "main")
 			if n := strings.Count(files, "\n") + 1; n != 1+len(tt.wantThumbs) {
 				t.Errorf("commit holds %d files, want %d:\n%s", n, 1+len(tt.wantThumbs), files)
 			}
-			stored := git(t, e.remote, "cat-file", "blob", "main:"+strings.TrimPrefix(got.URL, siteURL+"/"))
+			stored := gittest.Git(t, e.remote, "cat-file", "blob", "main:"+strings.TrimPrefix(got.URL, siteURL+"/"))
 			if stored != strings.TrimSpace(string(tt.content)) {
 				t.Errorf("stored bytes differ from the upload")
 			}
-			msg := git(t, e.remote, "log", "-1", "--format=%B", "main")
+			msg := gittest.Git(t, e.remote, "log", "-1", "--format=%B", "main")
 			for _, want := range []string{
 				"Add " + hash[:12] + "." + tt.wantExt + " (" + tt.filename + ")",
 				"Media-SHA256: " + hash,
@@ -115,7 +116,7 @@ func TestUploadStoresImages(t *testing.T) {
 			}
 		})
 	}
-	if out := git(t, e.remote, "fsck", "--strict"); strings.Contains(out, "error") {
+	if out := gittest.Git(t, e.remote, "fsck", "--strict"); strings.Contains(out, "error") {
 		t.Errorf("git fsck --strict: %s", out)
 	}
 }
@@ -228,7 +229,7 @@ func TestUploadConcurrentDistinct(t *testing.T) {
 	if got, want := len(files), workers*each+1; got != want { // + index.md
 		t.Errorf("remote holds %d files, want %d", got, want)
 	}
-	if out := git(t, e.remote, "fsck", "--strict"); strings.Contains(out, "error") {
+	if out := gittest.Git(t, e.remote, "fsck", "--strict"); strings.Contains(out, "error") {
 		t.Errorf("git fsck --strict: %s", out)
 	}
 }
@@ -377,7 +378,7 @@ func TestUploadFilenameCannotEscape(t *testing.T) {
 			}
 			var got uploadResponse
 			decode(t, resp, &got)
-			subject := git(t, e.remote, "log", "-1", "--format=%s", "main")
+			subject := gittest.Git(t, e.remote, "log", "-1", "--format=%s", "main")
 			want := "Add " + got.SHA256[:12] + ".jpg"
 			if tt.wantName != "" {
 				want += " (" + tt.wantName + ")"
@@ -414,7 +415,7 @@ func TestUploadTooManyPixels(t *testing.T) {
 func TestUploadPushFailed(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	content := makeJPEG(t, 70, 120, 90)
-	remoteBefore := git(t, e.remote, "rev-parse", "main")
+	remoteBefore := gittest.Git(t, e.remote, "rev-parse", "main")
 	moved := e.remote + ".away"
 	if err := rename(e.remote, moved); err != nil {
 		t.Fatal(err)
@@ -427,7 +428,7 @@ func TestUploadPushFailed(t *testing.T) {
 	if err := rename(moved, e.remote); err != nil {
 		t.Fatal(err)
 	}
-	if got := git(t, e.remote, "rev-parse", "main"); got != remoteBefore {
+	if got := gittest.Git(t, e.remote, "rev-parse", "main"); got != remoteBefore {
 		t.Errorf("remote moved to %s although it was unreachable", got)
 	}
 

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"spano/internal/safebuf"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +27,7 @@ import (
 // started is a spano serve running in the background.
 type started struct {
 	addr           string
-	stdout, stderr *syncBuffer
+	stdout, stderr *safebuf.Buffer
 	stop           func() error // cancels the context and returns run's error
 }
 
@@ -35,7 +36,7 @@ type started struct {
 func start(t *testing.T, args ...string) *started {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &started{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	s := &started{stdout: &safebuf.Buffer{}, stderr: &safebuf.Buffer{}}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, s.stdout, s.stderr) }()
 	var once sync.Once
@@ -338,24 +339,6 @@ func gitCmd(t *testing.T, args ...string) string {
 		t.Fatalf("git %v: %v\n%s", args, err, out)
 	}
 	return string(out)
-}
-
-// syncBuffer collects output written by run's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestServeFinishesUploadsOnShutdown(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"spano/internal/safebuf"
 	"strings"
 	"testing"
 
@@ -115,7 +116,7 @@ func TestServeBadLogFormat(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	t.Setenv("SPANO_CONFIG", "")
-	var stderr syncBuffer
+	var stderr safebuf.Buffer
 	err := run(t.Context(), []string{"serve", "-listen", "127.0.0.1:0", "-log-format", "xml"}, &stderr, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "log.format") {
 		t.Errorf("run = %v, want an error naming log.format", err)
