@@ -3,15 +3,11 @@ package index
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"spano/hashstore"
 	"spano/repo"
@@ -27,14 +23,15 @@ import (
 // applied afterwards.
 func (x *Index) Load(ctx context.Context, r *repo.Repo) error {
 	start := time.Now()
-	head, err := r.Head(ctx)
+	hist, err := r.History(ctx)
 	if err != nil {
 		return fmt.Errorf("load index: %w", err)
 	}
+	defer hist.Close()
 	x.mu.Lock()
 	x.repo = r
 	x.mu.Unlock()
-	order, commits, err := x.build(ctx, head)
+	order, commits, err := x.build(ctx, hist)
 	if err != nil {
 		return fmt.Errorf("load index: %w", err)
 	}
@@ -68,23 +65,10 @@ func (x *Index) Load(ctx context.Context, r *repo.Repo) error {
 	}
 }
 
-// build reads the media at head and dates them. It returns the entries in
-// index order and the number of commits read.
-func (x *Index) build(ctx context.Context, head string) ([]*entry, int, error) {
-	if head == "" {
-		return nil, 0, nil
-	}
-	o := openObjects(x.repoPath)
-	defer o.Close()
-	top, err := object.GetCommit(o.st, plumbing.NewHash(head))
-	if err != nil {
-		return nil, 0, fmt.Errorf("read head %s: %w", head, err)
-	}
-	dir, err := o.subtree(top.TreeHash, x.mediaDir)
-	if err != nil {
-		return nil, 0, err
-	}
-	files, err := o.files(ctx, dir, x.mediaDir)
+// build reads the media at the history's head and dates them. It returns
+// the entries in index order and the number of commits read.
+func (x *Index) build(ctx context.Context, hist *repo.History) ([]*entry, int, error) {
+	files, err := hist.Files(ctx, x.mediaDir)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -95,18 +79,18 @@ func (x *Index) build(ctx context.Context, head string) ([]*entry, int, error) {
 	present := map[string]int64{} // originals at head, and their sizes
 	var thumbs []thumb
 	for _, f := range files {
-		ref, ok := x.ref(f.path)
+		ref, ok := x.ref(f.Path)
 		switch {
 		case !ok:
 			continue
 		case ref.Width > 0:
-			thumbs = append(thumbs, thumb{f.path, ref.SHA256, ref.Width})
+			thumbs = append(thumbs, thumb{f.Path, ref.SHA256, ref.Width})
 		default:
-			size, err := o.size(f.blob)
+			size, err := hist.Size(f.Blob)
 			if err != nil {
 				return nil, 0, err
 			}
-			present[f.path] = size
+			present[f.Path] = size
 		}
 	}
 
@@ -140,38 +124,30 @@ func (x *Index) build(ctx context.Context, head string) ([]*entry, int, error) {
 			break
 		}
 		age := 0
-		for h := top.Hash; !h.IsZero() && len(found) < len(present); {
-			if err := ctx.Err(); err != nil {
-				return nil, read, err
-			}
-			c, err := object.GetCommit(o.st, h)
-			if errors.Is(err, plumbing.ErrObjectNotFound) && h != top.Hash {
-				break // a shallow clone's history ends here
-			}
-			if err != nil {
-				return nil, read, fmt.Errorf("read commit %s: %w", h, err)
+		err := hist.Commits(ctx, func(info repo.CommitInfo) error {
+			if len(found) == len(present) {
+				return repo.ErrStopWalk
 			}
 			age++
 			read++
-			oldest = c.Author.When
-			info := repo.CommitInfo{Hash: h.String(), Message: repo.ParseMessage(c.Message), Time: c.Author.When}
+			oldest = info.Time
 			switch kind, p := x.uploadCommit(info.Message); {
 			case trust && kind == kindAdd:
 				date(p, info, age)
 			case trust && kind == kindDelete:
 			default:
-				added, err := o.added(c, x.mediaDir)
+				added, _, err := hist.Changes(info.Hash, x.mediaDir)
 				if err != nil {
-					return nil, read, err
+					return err
 				}
 				for _, p := range added {
 					date(p, info, age)
 				}
 			}
-			h = plumbing.ZeroHash
-			if len(c.ParentHashes) > 0 {
-				h = c.ParentHashes[0]
-			}
+			return nil
+		})
+		if err != nil {
+			return nil, read, err
 		}
 	}
 	for p := range present {

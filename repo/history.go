@@ -10,87 +10,144 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
-// ErrStopWalk, returned by a Walk callback, ends the walk without error.
+// ErrStopWalk, returned by a Walk or Commits callback, ends the walk
+// without error.
 var ErrStopWalk = errors.New("stop walk")
 
-// Walk calls fn for each commit on the first-parent line of the branch,
-// newest first, with the paths each commit added and deleted against its
-// first parent. This is the media history: spano's own commits are
-// linear, and a merge brought in by someone else counts as one change.
-// Walk reads with a storage of its own and does not hold up the writer.
-func (r *Repo) Walk(ctx context.Context, fn func(CommitInfo) error) error {
+// History is a read-only view of the branch as it was when it was
+// opened: its files and its first-parent line of commits. It reads with a
+// storage of its own and does not hold up the writer. It is not safe for
+// concurrent use; Close it when done.
+type History struct {
+	st   *filesystem.Storage
+	head plumbing.Hash
+}
+
+// History opens a view of the branch at its current head.
+func (r *Repo) History(ctx context.Context) (*History, error) {
 	head, err := r.Head(ctx)
-	if err != nil || head == "" {
-		return err
+	if err != nil {
+		return nil, err
 	}
-	st := newStorage(r.opts.Path)
-	defer st.Close()
-	for h := plumbing.NewHash(head); !h.IsZero(); {
+	h := &History{st: newStorage(r.opts.Path)}
+	if head != "" {
+		h.head = plumbing.NewHash(head)
+	}
+	return h, nil
+}
+
+// Close releases the view's open pack files.
+func (h *History) Close() error { return h.st.Close() }
+
+// Head is the commit the view shows, "" for a branch without commits.
+func (h *History) Head() string {
+	if h.head.IsZero() {
+		return ""
+	}
+	return h.head.String()
+}
+
+// Commits calls fn for each commit on the first-parent line, newest
+// first, with its hash, message and author time but without its changes
+// (see Changes): reading messages is cheap, comparing trees is not. A
+// shallow clone's history ends where its commits end.
+func (h *History) Commits(ctx context.Context, fn func(CommitInfo) error) error {
+	for c := h.head; !c.IsZero(); {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		c, err := object.GetCommit(st, h)
-		if err != nil {
-			return fmt.Errorf("walk %s: %w", h, err)
+		commit, err := object.GetCommit(h.st, c)
+		if errors.Is(err, plumbing.ErrObjectNotFound) && c != h.head {
+			return nil
 		}
-		info, err := commitInfo(st, c)
 		if err != nil {
-			return fmt.Errorf("walk %s: %w", h, err)
+			return fmt.Errorf("read commit %s: %w", c, err)
 		}
-		if err := fn(info); errors.Is(err, ErrStopWalk) {
+		err = fn(CommitInfo{Hash: c.String(), Message: ParseMessage(commit.Message), Time: commit.Author.When})
+		if errors.Is(err, ErrStopWalk) {
 			return nil
 		} else if err != nil {
 			return err
 		}
-		if len(c.ParentHashes) == 0 {
-			break
+		c = plumbing.ZeroHash
+		if len(commit.ParentHashes) > 0 {
+			c = commit.ParentHashes[0]
 		}
-		h = c.ParentHashes[0]
 	}
 	return nil
 }
 
-// List returns the files below dir ("" for all) on the branch head, in
-// git's tree order, with their sizes.
-func (r *Repo) List(ctx context.Context, dir string) ([]Entry, error) {
-	head, err := r.Head(ctx)
-	if err != nil || head == "" {
+// Changes returns the files below dir ("" for all) that the commit added
+// or changed, and those it deleted, against its first parent. Subtrees
+// with equal hashes are not read, so a commit that leaves dir alone costs
+// two lookups.
+func (h *History) Changes(commit, dir string) (added, deleted []string, err error) {
+	c, err := object.GetCommit(h.st, plumbing.NewHash(commit))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read commit %s: %w", commit, err)
+	}
+	dir = strings.Trim(dir, "/")
+	now, err := h.subtree(c.TreeHash, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var before plumbing.Hash
+	if len(c.ParentHashes) > 0 {
+		p, err := object.GetCommit(h.st, c.ParentHashes[0])
+		if err != nil {
+			return nil, nil, fmt.Errorf("read commit %s: %w", c.ParentHashes[0], err)
+		}
+		if before, err = h.subtree(p.TreeHash, dir); err != nil {
+			return nil, nil, err
+		}
+	}
+	prefix := ""
+	if dir != "" {
+		prefix = dir + "/"
+	}
+	var edits []edit
+	if err := diffInto(h.st, before, now, prefix, &edits); err != nil {
+		return nil, nil, err
+	}
+	for _, e := range edits {
+		if e.delete() {
+			deleted = append(deleted, e.path)
+		} else {
+			added = append(added, e.path)
+		}
+	}
+	return added, deleted, nil
+}
+
+// Files returns the files below dir ("" for all) at the view's head, in
+// git's tree order, without their sizes (see Size).
+func (h *History) Files(ctx context.Context, dir string) ([]Entry, error) {
+	if h.head.IsZero() {
+		return nil, nil
+	}
+	c, err := object.GetCommit(h.st, h.head)
+	if err != nil {
+		return nil, fmt.Errorf("read head %s: %w", h.head, err)
+	}
+	dir = strings.Trim(dir, "/")
+	root, err := h.subtree(c.TreeHash, dir)
+	if err != nil || root.IsZero() {
 		return nil, err
 	}
-	st := newStorage(r.opts.Path)
-	defer st.Close()
-	c, err := object.GetCommit(st, plumbing.NewHash(head))
-	if err != nil {
-		return nil, fmt.Errorf("list: %w", err)
-	}
-	root := c.TreeHash
-	dir = strings.Trim(dir, "/")
-	if dir != "" {
-		e, err := lookup(st, root, dir)
-		if errors.Is(err, ErrNotFound) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", dir, err)
-		}
-		if e.Mode != filemode.Dir {
-			return nil, nil
-		}
-		root = e.Hash
-	}
 	var out []Entry
-	var walk func(h plumbing.Hash, prefix string) error
-	walk = func(h plumbing.Hash, prefix string) error {
+	var walk func(t plumbing.Hash, prefix string) error
+	walk = func(t plumbing.Hash, prefix string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		t, err := object.GetTree(st, h)
+		tree, err := object.GetTree(h.st, t)
 		if err != nil {
-			return fmt.Errorf("list %s: %w", prefix, err)
+			return fmt.Errorf("read tree %s: %w", prefix, err)
 		}
-		for _, e := range t.Entries {
+		for _, e := range tree.Entries {
 			p := path.Join(prefix, e.Name)
 			switch e.Mode {
 			case filemode.Dir:
@@ -98,17 +155,74 @@ func (r *Repo) List(ctx context.Context, dir string) ([]Entry, error) {
 					return err
 				}
 			case filemode.Regular, filemode.Executable:
-				size, err := st.EncodedObjectSize(e.Hash)
-				if err != nil {
-					return fmt.Errorf("list %s: %w", p, err)
-				}
-				out = append(out, Entry{Path: p, Size: size, Blob: e.Hash.String()})
+				out = append(out, Entry{Path: p, Size: -1, Blob: e.Hash.String()})
 			}
 		}
 		return nil
 	}
-	if err := walk(root, dir); err != nil {
+	return out, walk(root, dir)
+}
+
+// Size returns the size of a blob from its header, without reading it.
+func (h *History) Size(blob string) (int64, error) {
+	n, err := h.st.EncodedObjectSize(plumbing.NewHash(blob))
+	if err != nil {
+		return 0, fmt.Errorf("read size of blob %s: %w", blob, err)
+	}
+	return n, nil
+}
+
+// subtree returns the tree at dir below root ("" for root itself), or
+// zero when there is none.
+func (h *History) subtree(root plumbing.Hash, dir string) (plumbing.Hash, error) {
+	if dir == "" {
+		return root, nil
+	}
+	e, err := lookup(h.st, root, dir)
+	if errors.Is(err, ErrNotFound) || err == nil && e.Mode != filemode.Dir {
+		return plumbing.ZeroHash, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return e.Hash, nil
+}
+
+// Walk calls fn for each commit on the first-parent line of the branch,
+// newest first, with the paths each commit added and deleted against its
+// first parent. This is the media history: spano's own commits are
+// linear, and a merge brought in by someone else counts as one change.
+func (r *Repo) Walk(ctx context.Context, fn func(CommitInfo) error) error {
+	h, err := r.History(ctx)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return h.Commits(ctx, func(c CommitInfo) error {
+		var err error
+		if c.Added, c.Deleted, err = h.Changes(c.Hash, ""); err != nil {
+			return err
+		}
+		return fn(c)
+	})
+}
+
+// List returns the files below dir ("" for all) on the branch head, in
+// git's tree order, with their sizes.
+func (r *Repo) List(ctx context.Context, dir string) ([]Entry, error) {
+	h, err := r.History(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	defer h.Close()
+	files, err := h.Files(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	for i := range files {
+		if files[i].Size, err = h.Size(files[i].Blob); err != nil {
+			return nil, fmt.Errorf("list %s: %w", dir, err)
+		}
+	}
+	return files, nil
 }
