@@ -157,13 +157,19 @@ func (m *Maker) Make(ctx context.Context, path, mimeType string) (Image, error) 
 	}
 	img := Image{Size: h.displayed()}
 	plan := m.plan(h)
-	if len(plan) == 0 {
-		return img, nil
-	}
 	if err := m.acquire(ctx); err != nil {
 		return Image{}, fmt.Errorf("wait to decode %s: %w", path, err)
 	}
 	defer m.release()
+	if len(plan) == 0 {
+		// No thumbnail to make, but a truncated or corrupt image must
+		// still be refused, not published: decode it (JPEG at 1/8 scale,
+		// which still reads every scan).
+		if _, err := decode(path, h.format, 8); err != nil {
+			return Image{}, err
+		}
+		return img, nil
+	}
 	thumbs, err := m.render(ctx, path, h, plan)
 	if err != nil {
 		return Image{}, err

@@ -474,3 +474,35 @@ func TestMakeGIFPartialFirstFrame(t *testing.T) {
 		t.Errorf("outside the frame: alpha %d, want 0", a)
 	}
 }
+
+// TestRefusedWithoutThumbnails: an image too small for any thumbnail, or
+// with thumbnails off, is still decoded, so a truncated one is refused.
+func TestRefusedWithoutThumbnails(t *testing.T) {
+	small := jpegBytes(t, markedImage(200, 150), 1)
+	for _, tt := range []struct {
+		name     string
+		widths   []int
+		mimeType string
+		data     []byte
+		wantErr  error
+	}{
+		{"small jpeg, intact", []int{320}, "image/jpeg", small, nil},
+		{"small jpeg, truncated", []int{320}, "image/jpeg", small[:len(small)/2], ErrUndecodable},
+		{"thumbnails off, truncated jpeg", nil, "image/jpeg", small[:len(small)/2], ErrUndecodable},
+		{"thumbnails off, truncated png", nil, "image/png", pngBytes(t, markedImage(200, 150))[:300], ErrUndecodable},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := New(Options{Widths: tt.widths, MaxPixels: 50_000_000, TempDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := m.Make(context.Background(), writeFile(t, "upload", tt.data), tt.mimeType)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Make error = %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && (img.Width != 200 || img.Height != 150 || len(img.Thumbnails) != 0) {
+				t.Errorf("Make = %+v, want 200x150 without thumbnails", img)
+			}
+		})
+	}
+}
