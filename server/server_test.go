@@ -69,6 +69,7 @@ type envOptions struct {
 	repoOptions func(*repo.Options)
 	metrics     *Metrics            // nil: counted, not exported
 	gatherer    prometheus.Gatherer // non-nil: served at /metrics
+	verifier    Verifier            // nil: the static test tokens
 }
 
 func newEnv(t *testing.T, opt envOptions) *env {
@@ -131,15 +132,18 @@ func newEnv(t *testing.T, opt envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verifier, err := indieauth.New(context.Background(), indieauth.Options{
-		Me: siteURL + "/",
-		Static: []indieauth.StaticToken{
-			{SHA256: digest(goodToken), Scope: "media create"},
-			{SHA256: digest(deleteToken), Scope: "delete"},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
+	verifier := opt.verifier
+	if verifier == nil {
+		verifier, err = indieauth.New(context.Background(), indieauth.Options{
+			Me: siteURL + "/",
+			Static: []indieauth.StaticToken{
+				{SHA256: digest(goodToken), Scope: "media create"},
+				{SHA256: digest(deleteToken), Scope: "delete"},
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	if opt.origins == nil {
 		opt.origins = []string{"*"}
