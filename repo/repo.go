@@ -432,8 +432,17 @@ func paths(bs []Blob) []string {
 	return out
 }
 
-// duplicate reports whether path is already on the branch; in sync mode,
-// when the commit that added it is not pushed yet, it waits for that push.
+// Duplicate reports whether path is already on the branch, with the
+// Result an upload of it gets (Duplicate set), without writing anything.
+// In sync mode, when the commit that added it is not pushed yet, it waits
+// for that push, and fails with ErrPushFailed as Commit does.
+func (r *Repo) Duplicate(ctx context.Context, path string) (Result, bool, error) {
+	if !validPath(path) {
+		return Result{}, false, fmt.Errorf("duplicate %q: %w", path, ErrBadPath)
+	}
+	return r.duplicate(ctx, path)
+}
+
 func (r *Repo) duplicate(ctx context.Context, path string) (Result, bool, error) {
 	type reply struct {
 		res  Result

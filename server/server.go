@@ -39,6 +39,7 @@ type Verifier interface {
 // commits are grouped, pushed or retried.
 type Repository interface {
 	Commit(ctx context.Context, c repo.Change) (repo.Result, error)
+	Duplicate(ctx context.Context, path string) (repo.Result, bool, error)
 	Stat(ctx context.Context, path string) (repo.Entry, error)
 	Open(ctx context.Context, path string) (repo.Content, repo.Entry, error)
 	Healthy(ctx context.Context) error

@@ -12,6 +12,7 @@ import (
 	"spano/gpsstrip"
 	"spano/hashstore"
 	"spano/hooks"
+	"spano/index"
 	"spano/indieauth"
 	"spano/repo"
 	"spano/thumbs"
@@ -102,6 +103,35 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) (err error) {
 		endStrip()
 	}
 
+	origPath := s.store.Path(f.SHA256, f.Ext)
+	if item, ok := s.stored(ctx, origPath); ok {
+		// Bytes already published (a client's retry, a re-shared photo):
+		// no decode, no thumbnails, no upload hook, no commit.
+		res, dup, err := s.repo.Duplicate(ctx, origPath)
+		if err != nil && !errors.Is(err, repo.ErrPushFailed) {
+			return fmt.Errorf("duplicate %s: %w", origPath, err)
+		}
+		if dup {
+			tr.stored(f, true)
+			if err != nil {
+				return fmt.Errorf("duplicate %s: %w", origPath, err)
+			}
+			body := uploadResponse{
+				URL: s.mediaURL(origPath), SHA256: f.SHA256, Type: f.Type, Size: f.Size,
+				Width: item.Width, Height: item.Height,
+				Duplicate: true, Commit: res.Commit, Pushed: res.Pushed,
+				Thumbnails: []thumbnailJSON{},
+			}
+			for _, t := range item.Thumbnails {
+				body.Thumbnails = append(body.Thumbnails, thumbnailJSON{Width: t.Width, Height: t.Height, URL: s.mediaURL(t.Path)})
+			}
+			w.Header().Set("Location", body.URL)
+			s.writeJSON(w, r, http.StatusCreated, body)
+			return nil
+		}
+		// Deleted meanwhile: store it again, thumbnails and all.
+	}
+
 	endThumbs := tr.stage(stageThumbnails)
 	img, err := s.image(ctx, f)
 	defer removeThumbnails(img.Thumbnails)
@@ -112,7 +142,6 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) (err error) {
 		endThumbs()
 	}
 
-	origPath := s.store.Path(f.SHA256, f.Ext)
 	ev := hooks.Event{
 		URL: s.mediaURL(origPath), SHA256: f.SHA256, Path: origPath, Type: f.Type,
 		Size: f.Size, Filename: form.filename, Client: tok.ClientID,
@@ -365,6 +394,21 @@ func removeThumbnails(ts []thumbs.Thumbnail) {
 func (s *Server) exists(ctx context.Context, path string) bool {
 	_, err := s.repo.Stat(ctx, path)
 	return err == nil
+}
+
+// stored returns the index's item for an original already on the branch
+// whose size is known (for an image, the index knows its displayed size
+// and thumbnails). Without an index, or for a file the index knows only
+// partly, the upload takes the full path.
+func (s *Server) stored(ctx context.Context, path string) (index.Item, bool) {
+	if s.index == nil {
+		return index.Item{}, false
+	}
+	item, ok, err := s.index.Get(ctx, path)
+	if err != nil || !ok || (thumbs.IsImage(item.Type) && item.Width == 0) {
+		return index.Item{}, false
+	}
+	return item, true
 }
 
 // commitMessage is SPEC.md's subject and trailers. The filename is the

@@ -2,17 +2,23 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"spano/hooks"
 	"spano/internal/gittest"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // mediaPath matches the only paths uploads may create.
@@ -445,5 +451,37 @@ func TestUploadPushFailed(t *testing.T) {
 	}
 	if p := strings.TrimPrefix(got.URL, siteURL+"/"); !slices.Contains(e.remoteFiles(), p) {
 		t.Errorf("%s not on the remote after recovery", p)
+	}
+}
+
+// TestDuplicateAnsweredFromIndex: the same bytes again get the first
+// upload's answer (URL, size, thumbnails) without running the upload
+// hook or the image work again.
+func TestDuplicateAnsweredFromIndex(t *testing.T) {
+	runs := filepath.Join(t.TempDir(), "runs")
+	h, err := hooks.New([]hooks.Hook{{
+		Name: "scan", Events: []string{hooks.EventUpload},
+		Command: []string{"sh", "-c", `echo scanned >> "$0"`, runs},
+	}}, hooks.Options{Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close(context.Background()) })
+	e := newEnv(t, envOptions{hooks: h})
+	photo := makeJPEG(t, 31, 800, 600)
+
+	var first, second uploadResponse
+	decode(t, e.upload(goodToken, "a.jpg", photo), &first)
+	decode(t, e.upload(goodToken, "b.jpg", photo), &second)
+	if first.Duplicate || !second.Duplicate {
+		t.Fatalf("duplicate flags: first %v, second %v", first.Duplicate, second.Duplicate)
+	}
+	second.Duplicate, second.Commit = first.Duplicate, first.Commit
+	if diff := cmp.Diff(second, first); diff != "" {
+		t.Errorf("duplicate's answer differs from the first (-dup +first):\n%s", diff)
+	}
+	b, _ := os.ReadFile(runs)
+	if got := strings.Count(string(b), "scanned"); got != 1 {
+		t.Errorf("upload hook ran %d times, want once (not for the duplicate)", got)
 	}
 }
