@@ -21,54 +21,64 @@ func noOrientation(io.Reader) int { return 1 }
 const maxHeaderScan = 1 << 20
 
 // jpegOrientation returns the EXIF orientation (1–8) of the JPEG read from
-// r, or 1 when there is none or it cannot be read. It walks the marker
-// segments up to the first scan, reading at most maxHeaderScan bytes.
+// r, or 1 when there is none or it cannot be read.
 func jpegOrientation(r io.Reader) int {
+	o := 1
+	jpegSegments(r, 0xe1, func(seg []byte) bool {
+		if tiff, ok := bytes.CutPrefix(seg, []byte("Exif\x00\x00")); ok {
+			o = tiffOrientation(tiff)
+			return false
+		}
+		return true // an XMP APP1: keep looking
+	})
+	return o
+}
+
+// jpegSegments calls fn with the payload of each marker segment of type
+// want before the first scan, until fn returns false. It reads at most
+// maxHeaderScan bytes and stops quietly at anything malformed.
+func jpegSegments(r io.Reader, want byte, fn func(seg []byte) bool) {
 	lr := &io.LimitedReader{R: r, N: maxHeaderScan}
 	var soi [2]byte
 	if _, err := io.ReadFull(lr, soi[:]); err != nil || soi != [2]byte{0xff, 0xd8} {
-		return 1
+		return
 	}
 	for {
 		var m [2]byte
 		if _, err := io.ReadFull(lr, m[:]); err != nil || m[0] != 0xff {
-			return 1
+			return
 		}
 		marker := m[1]
 		for marker == 0xff { // fill bytes
 			if _, err := io.ReadFull(lr, m[1:]); err != nil {
-				return 1
+				return
 			}
 			marker = m[1]
 		}
 		switch {
-		case marker == 0xda || marker == 0xd9: // SOS, EOI: no EXIF before the data
-			return 1
+		case marker == 0xda || marker == 0xd9: // SOS, EOI: the headers end
+			return
 		case marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7): // no length
 			continue
 		}
 		var l [2]byte
 		if _, err := io.ReadFull(lr, l[:]); err != nil {
-			return 1
+			return
 		}
 		n := int(binary.BigEndian.Uint16(l[:])) - 2
 		if n < 0 {
-			return 1
+			return
 		}
-		if marker != 0xe1 { // not APP1
+		if marker != want {
 			if _, err := io.CopyN(io.Discard, lr, int64(n)); err != nil {
-				return 1
+				return
 			}
 			continue
 		}
 		seg := make([]byte, n)
-		if _, err := io.ReadFull(lr, seg); err != nil {
-			return 1
+		if _, err := io.ReadFull(lr, seg); err != nil || !fn(seg) {
+			return
 		}
-		if tiff, ok := bytes.CutPrefix(seg, []byte("Exif\x00\x00")); ok {
-			return tiffOrientation(tiff)
-		}
-		// An XMP APP1: keep looking.
 	}
 }
 

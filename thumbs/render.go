@@ -1,6 +1,7 @@
 package thumbs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -77,6 +78,10 @@ func loadDenom(storedW, storedH int, first step, transposed bool) int {
 // goroutine while the next one is resized.
 func (m *Maker) render(ctx context.Context, path string, h header, plan []step) ([]Thumbnail, error) {
 	tr := transposes(h.orientation)
+	var icc []byte
+	if h.format.jpegOut {
+		icc = jpegICC(path)
+	}
 	src, err := decode(path, h.format, loadDenom(h.width, h.height, plan[0], tr))
 	if err != nil {
 		return nil, err
@@ -106,7 +111,7 @@ func (m *Maker) render(ctx context.Context, path string, h header, plan []step) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i], errs[i] = m.write(orient(small, h.orientation), h.format.jpegOut)
+			out[i], errs[i] = m.write(orient(small, h.orientation), h.format.jpegOut, icc)
 		}()
 	}
 	wg.Wait()
@@ -122,8 +127,9 @@ func (m *Maker) render(ctx context.Context, path string, h header, plan []step) 
 	return out, nil
 }
 
-// write encodes img to a new file in the temp dir.
-func (m *Maker) write(img image.Image, asJPEG bool) (Thumbnail, error) {
+// write encodes img to a new file in the temp dir; a JPEG carries the
+// source's colour profile icc (nil for none).
+func (m *Maker) write(img image.Image, asJPEG bool, icc []byte) (Thumbnail, error) {
 	b := img.Bounds()
 	t := Thumbnail{Size: Size{Width: b.Dx(), Height: b.Dy()}, Ext: "png", Type: "image/png"}
 	if asJPEG {
@@ -134,7 +140,10 @@ func (m *Maker) write(img image.Image, asJPEG bool) (Thumbnail, error) {
 		return Thumbnail{}, fmt.Errorf("create: %w", err)
 	}
 	if asJPEG {
-		err = jpeg.Encode(f, opaqueRGBA(img), &jpeg.Options{Quality: m.quality})
+		var buf bytes.Buffer
+		if err = jpeg.Encode(&buf, opaqueRGBA(img), &jpeg.Options{Quality: m.quality}); err == nil {
+			err = withICC(f, buf.Bytes(), icc)
+		}
 	} else {
 		err = png.Encode(f, img)
 	}
