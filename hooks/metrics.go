@@ -1,7 +1,7 @@
 package hooks
 
 import (
-	"errors"
+	"spano/internal/promreg"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -38,26 +38,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.runs, err = register(reg, m.runs); err != nil {
+	if m.runs, err = promreg.Register(reg, m.runs); err != nil {
 		return nil, err
 	}
-	if m.duration, err = register(reg, m.duration); err != nil {
+	if m.duration, err = promreg.Register(reg, m.duration); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, or reuses the collector already registered under
-// the same description (a Runner rebuilt on the same registry).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 // count adds one delivery of ev to h with its final result.

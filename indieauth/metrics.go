@@ -2,6 +2,7 @@ package indieauth
 
 import (
 	"errors"
+	"spano/internal/promreg"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -43,10 +44,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if reg != nil {
 		var err error
-		if m.verifications, err = register(reg, m.verifications); err != nil {
+		if m.verifications, err = promreg.Register(reg, m.verifications); err != nil {
 			return nil, err
 		}
-		if m.cache, err = register(reg, m.cache); err != nil {
+		if m.cache, err = promreg.Register(reg, m.cache); err != nil {
 			return nil, err
 		}
 	}
@@ -58,19 +59,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.cacheHit = m.cache.WithLabelValues("hit")
 	m.cacheMiss = m.cache.WithLabelValues("miss")
 	return m, nil
-}
-
-// register registers c, or reuses the collector already registered under
-// the same description (a Verifier rebuilt on the same registry).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 // verified counts one Verify by the sentinel its error wraps.
