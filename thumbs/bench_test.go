@@ -8,10 +8,10 @@ import (
 	"image"
 	"image/jpeg"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"spano/internal/testphoto"
 	"testing"
 	"time"
 
@@ -27,7 +27,7 @@ var benchPhoto = flag.String("photo", "", "JPEG to benchmark with (default: a ge
 // photoJPEG returns the benchmark photo: the -photo file, or a 4000×3000
 // photo-like JPEG (gradients, fine texture and sensor-like noise at quality
 // 90, about 3.9 MB, which decodes like a phone photo rather than a flat
-// test card). bench/thumbs/main.go paints the same image.
+// test card). internal/testphoto paints it.
 func photoJPEG(b *testing.B) []byte {
 	b.Helper()
 	if *benchPhoto != "" {
@@ -38,22 +38,7 @@ func photoJPEG(b *testing.B) []byte {
 		return data
 	}
 	w, h := 4000, 3000
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	rng := rand.New(rand.NewPCG(1, 2))
-	clamp := func(v float64) uint8 { return uint8(math.Max(0, math.Min(255, v+0.5))) }
-	for y := 0; y < h; y++ {
-		fy := float64(y) / float64(h)
-		for x := 0; x < w; x++ {
-			fx := float64(x) / float64(w)
-			tex := 30 * math.Sin(float64(x)*0.21+3*math.Sin(float64(y)*0.013)) * math.Sin(float64(y)*0.17)
-			n := rng.NormFloat64() * 6
-			i := img.PixOffset(x, y)
-			img.Pix[i+0] = clamp(200*fx + 40*fy + tex + n)
-			img.Pix[i+1] = clamp(120 + 90*math.Sin(6*fx+4*fy) + tex*0.6 + n)
-			img.Pix[i+2] = clamp(220*(1-fy) + tex*0.3 + n)
-			img.Pix[i+3] = 255
-		}
-	}
+	img := testphoto.Paint(w, h)
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
 		b.Fatal(err)
