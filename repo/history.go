@@ -94,15 +94,13 @@ func (h *History) Changes(commit, dir string) (added, deleted []string, err erro
 	if err != nil {
 		return nil, nil, err
 	}
-	var before plumbing.Hash
-	if len(c.ParentHashes) > 0 {
-		p, err := object.GetCommit(h.st, c.ParentHashes[0])
-		if err != nil {
-			return nil, nil, fmt.Errorf("read commit %s: %w", c.ParentHashes[0], err)
-		}
-		if before, err = h.subtree(p.TreeHash, dir); err != nil {
-			return nil, nil, err
-		}
+	parent, err := parentTree(h.st, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	before, err := h.subtree(parent, dir)
+	if err != nil {
+		return nil, nil, err
 	}
 	prefix := ""
 	if dir != "" {
@@ -112,13 +110,7 @@ func (h *History) Changes(commit, dir string) (added, deleted []string, err erro
 	if err := diffInto(h.st, before, now, prefix, &edits); err != nil {
 		return nil, nil, err
 	}
-	for _, e := range edits {
-		if e.delete() {
-			deleted = append(deleted, e.path)
-		} else {
-			added = append(added, e.path)
-		}
-	}
+	added, deleted = splitEdits(edits)
 	return added, deleted, nil
 }
 

@@ -496,15 +496,11 @@ func newObjects(st *filesystem.Storage, from, to plumbing.Hash) ([]plumbing.Hash
 			return nil, fmt.Errorf("read commit %s: %w", h, err)
 		}
 		add(h)
-		var parentTree plumbing.Hash
-		if len(c.ParentHashes) > 0 {
-			pc, err := object.GetCommit(st, c.ParentHashes[0])
-			if err != nil {
-				return nil, fmt.Errorf("read commit %s: %w", c.ParentHashes[0], err)
-			}
-			parentTree = pc.TreeHash
+		before, err := parentTree(st, c)
+		if err != nil {
+			return nil, err
 		}
-		if err := changedObjects(st, parentTree, c.TreeHash, add); err != nil {
+		if err := changedObjects(st, before, c.TreeHash, add); err != nil {
 			return nil, err
 		}
 		if len(c.ParentHashes) == 0 {

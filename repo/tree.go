@@ -272,6 +272,31 @@ func treeEntries(s storer.EncodedObjectStorer, h plumbing.Hash) (map[string]obje
 	return m, nil
 }
 
+// parentTree returns the tree of c's first parent, zero for a root
+// commit: what a commit's changes are measured against.
+func parentTree(s storer.EncodedObjectStorer, c *object.Commit) (plumbing.Hash, error) {
+	if len(c.ParentHashes) == 0 {
+		return plumbing.ZeroHash, nil
+	}
+	p, err := object.GetCommit(s, c.ParentHashes[0])
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read commit %s: %w", c.ParentHashes[0], err)
+	}
+	return p.TreeHash, nil
+}
+
+// splitEdits lists the paths edits add (or change) and delete.
+func splitEdits(edits []edit) (added, deleted []string) {
+	for _, e := range edits {
+		if e.delete() {
+			deleted = append(deleted, e.path)
+		} else {
+			added = append(added, e.path)
+		}
+	}
+	return added, deleted
+}
+
 // lookup finds the entry at path in the tree root.
 func lookup(s storer.EncodedObjectStorer, root plumbing.Hash, path string) (object.TreeEntry, error) {
 	if root.IsZero() {

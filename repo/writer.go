@@ -115,26 +115,16 @@ func (w *writer) loadChain() error {
 // commitInfo describes c, with the paths it changed against its first
 // parent.
 func commitInfo(st *filesystem.Storage, c *object.Commit) (CommitInfo, error) {
-	var parentTree plumbing.Hash
-	if len(c.ParentHashes) > 0 {
-		p, err := object.GetCommit(st, c.ParentHashes[0])
-		if err != nil {
-			return CommitInfo{}, fmt.Errorf("read commit %s: %w", c.ParentHashes[0], err)
-		}
-		parentTree = p.TreeHash
+	before, err := parentTree(st, c)
+	if err != nil {
+		return CommitInfo{}, err
 	}
-	edits, err := diffTrees(st, parentTree, c.TreeHash)
+	edits, err := diffTrees(st, before, c.TreeHash)
 	if err != nil {
 		return CommitInfo{}, err
 	}
 	info := CommitInfo{Hash: c.Hash.String(), Message: ParseMessage(c.Message), Time: c.Author.When}
-	for _, e := range edits {
-		if e.delete() {
-			info.Deleted = append(info.Deleted, e.path)
-		} else {
-			info.Added = append(info.Added, e.path)
-		}
-	}
+	info.Added, info.Deleted = splitEdits(edits)
 	return info, nil
 }
 
@@ -243,13 +233,7 @@ func (w *writer) commit(edits []edit, msg Message) (Result, <-chan outcome, erro
 	}
 	res := Result{Commit: h.String()}
 	info := CommitInfo{Hash: h.String(), Message: msg, Time: sig.When}
-	for _, e := range edits {
-		if e.delete() {
-			info.Deleted = append(info.Deleted, e.path)
-		} else {
-			info.Added = append(info.Added, e.path)
-		}
-	}
+	info.Added, info.Deleted = splitEdits(edits)
 	if w.r.pusher == nil {
 		w.notify(info)
 		return res, nil, nil
@@ -393,15 +377,11 @@ func (w *writer) reapply(onto plumbing.Hash) (plumbing.Hash, error) {
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("read commit %s: %w", u.hash, err)
 		}
-		var parentTree plumbing.Hash
-		if len(c.ParentHashes) > 0 {
-			p, err := object.GetCommit(w.st, c.ParentHashes[0])
-			if err != nil {
-				return plumbing.ZeroHash, fmt.Errorf("read commit %s: %w", c.ParentHashes[0], err)
-			}
-			parentTree = p.TreeHash
+		before, err := parentTree(w.st, c)
+		if err != nil {
+			return plumbing.ZeroHash, err
 		}
-		edits, err := diffTrees(w.st, parentTree, c.TreeHash)
+		edits, err := diffTrees(w.st, before, c.TreeHash)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
