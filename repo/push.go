@@ -424,27 +424,11 @@ func (p *pusher) fetchAndReapply(ctx context.Context, tracked plumbing.Hash) err
 // foreign lists the commits the fetch brought, oldest first: the
 // first-parent line from fetched back to what spano knew of the remote.
 func (p *pusher) foreign(tracked, fetched plumbing.Hash) ([]CommitInfo, error) {
-	const max = 10000
-	var rev []CommitInfo
-	for h := fetched; !h.IsZero() && h != tracked && len(rev) < max; {
-		c, err := object.GetCommit(p.st, h)
-		if err != nil {
-			return nil, fmt.Errorf("read fetched commit %s: %w", h, err)
-		}
-		info, err := commitInfo(p.st, c)
-		if err != nil {
-			return nil, err
-		}
-		rev = append(rev, info)
-		if len(c.ParentHashes) == 0 {
-			break
-		}
-		h = c.ParentHashes[0]
+	infos, err := line(p.st, fetched, tracked, 10000)
+	if err != nil {
+		return nil, fmt.Errorf("read fetched commits: %w", err)
 	}
-	for i, j := 0, len(rev)-1; i < j; i, j = i+1, j-1 {
-		rev[i], rev[j] = rev[j], rev[i]
-	}
-	return rev, nil
+	return infos, nil
 }
 
 // pushed records the remote's new head with the writer and reports the

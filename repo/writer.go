@@ -3,6 +3,7 @@ package repo
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -85,31 +86,42 @@ func refHash(st *filesystem.Storage, name plumbing.ReferenceName) (plumbing.Hash
 // loadChain finds the commits not yet pushed after a restart: those on the
 // first-parent line from head back to the remote-tracking ref.
 func (w *writer) loadChain() error {
-	var rev []unpushed
-	for h := w.head; !h.IsZero() && h != w.tracked; {
-		c, err := object.GetCommit(w.st, h)
-		if err != nil {
-			return fmt.Errorf("read unpushed commit %s: %w", h, err)
-		}
-		info, err := commitInfo(w.st, c)
-		if err != nil {
-			return err
-		}
-		rev = append(rev, unpushed{hash: h, info: info})
-		if len(c.ParentHashes) == 0 {
-			break
-		}
-		h = c.ParentHashes[0]
+	infos, err := line(w.st, w.head, w.tracked, 0)
+	if err != nil {
+		return fmt.Errorf("read unpushed commits: %w", err)
 	}
-	for i := len(rev) - 1; i >= 0; i-- {
+	for _, info := range infos {
 		w.seq++
-		rev[i].seq = w.seq
-		w.chain = append(w.chain, rev[i])
-		for _, p := range rev[i].info.Added {
+		w.chain = append(w.chain, unpushed{seq: w.seq, hash: plumbing.NewHash(info.Hash), info: info})
+		for _, p := range info.Added {
 			w.added[p] = w.seq
 		}
 	}
 	return nil
+}
+
+// line returns the commits on the first-parent line from h back to (not
+// including) stop, or to the root, oldest first; at most max (0: no
+// bound) of the newest.
+func line(st *filesystem.Storage, h, stop plumbing.Hash, max int) ([]CommitInfo, error) {
+	var rev []CommitInfo
+	for !h.IsZero() && h != stop && (max == 0 || len(rev) < max) {
+		c, err := object.GetCommit(st, h)
+		if err != nil {
+			return nil, fmt.Errorf("read commit %s: %w", h, err)
+		}
+		info, err := commitInfo(st, c)
+		if err != nil {
+			return nil, err
+		}
+		rev = append(rev, info)
+		h = plumbing.ZeroHash
+		if len(c.ParentHashes) > 0 {
+			h = c.ParentHashes[0]
+		}
+	}
+	slices.Reverse(rev)
+	return rev, nil
 }
 
 // commitInfo describes c, with the paths it changed against its first
