@@ -97,9 +97,11 @@ func (m *Metrics) Notice(n repo.Notice) {
 	case repo.NoticeCommitted:
 		m.commits.Add(float64(len(n.Commits)))
 	case repo.NoticePushed:
+		// pushedCs last: a scrape that sees the commits pushed sees the
+		// push counted and timed too.
+		m.stages.WithLabelValues(stagePush).Observe(n.Duration.Seconds())
 		m.pushes.WithLabelValues("ok").Inc()
 		m.pushedCs.Add(float64(len(n.Commits)))
-		m.stages.WithLabelValues(stagePush).Observe(n.Duration.Seconds())
 	case repo.NoticePushFailed:
 		m.pushes.WithLabelValues("failed").Inc()
 	}
