@@ -10,7 +10,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // ErrStopWalk, returned by a Walk or Commits callback, ends the walk
@@ -22,7 +21,7 @@ var ErrStopWalk = errors.New("stop walk")
 // storage of its own and does not hold up the writer. It is not safe for
 // concurrent use; Close it when done.
 type History struct {
-	st   *filesystem.Storage
+	st   *storage
 	head plumbing.Hash
 }
 
@@ -32,7 +31,7 @@ func (r *Repo) History(ctx context.Context) (*History, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &History{st: newStorage(r.opts.Path)}
+	h := &History{st: r.newStorage()}
 	if head != "" {
 		h.head = plumbing.NewHash(head)
 	}

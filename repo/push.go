@@ -21,7 +21,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // fetchedRef receives the remote's branch on a fetch. The writer moves the
@@ -44,7 +43,7 @@ const networkTimeout = 10 * time.Minute
 // old value, and the remote refuses it if that is no longer true.
 type pusher struct {
 	r     *Repo
-	st    *filesystem.Storage
+	st    *storage
 	kickc chan bool // true: push now, without push_delay
 	stopc chan context.Context
 	done  chan error
@@ -56,7 +55,7 @@ type pusher struct {
 func newPusher(r *Repo) *pusher {
 	return &pusher{
 		r:     r,
-		st:    newStorage(r.opts.Path),
+		st:    r.newStorage(),
 		kickc: make(chan bool, 1),
 		stopc: make(chan context.Context),
 		done:  make(chan error, 1),
@@ -465,7 +464,7 @@ func (p *pusher) pushed(ctx context.Context, head plumbing.Hash) error {
 // Only changed subtrees are read, so a push costs what the commits
 // changed, not what the repository holds (go-git's own push walks the
 // whole history of the remote's refs to find what to leave out).
-func newObjects(st *filesystem.Storage, from, to plumbing.Hash) ([]plumbing.Hash, error) {
+func newObjects(st *storage, from, to plumbing.Hash) ([]plumbing.Hash, error) {
 	seen := map[plumbing.Hash]bool{}
 	var out []plumbing.Hash
 	add := func(h plumbing.Hash) {
@@ -495,7 +494,7 @@ func newObjects(st *filesystem.Storage, from, to plumbing.Hash) ([]plumbing.Hash
 	return out, nil
 }
 
-func changedObjects(st *filesystem.Storage, old, tree plumbing.Hash, add func(plumbing.Hash)) error {
+func changedObjects(st *storage, old, tree plumbing.Hash, add func(plumbing.Hash)) error {
 	if old == tree || tree.IsZero() {
 		return nil
 	}

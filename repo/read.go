@@ -10,7 +10,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // Entry describes a file on the branch.
@@ -25,7 +24,7 @@ type Entry struct {
 // lock is held to find an object, not while its bytes are streamed.
 type reader struct {
 	mu sync.Mutex
-	st *filesystem.Storage
+	st *storage
 }
 
 // Stat returns the entry at path on the branch, or ErrNotFound.
@@ -63,14 +62,7 @@ func (r *Repo) find(ctx context.Context, path string) (Entry, plumbing.EncodedOb
 	rd := r.reader
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
-	for retried := false; ; retried = true {
-		e, obj, err := rd.find(plumbing.NewHash(head), path)
-		if errors.Is(err, plumbing.ErrObjectNotFound) && !retried {
-			rd.st.Reindex() // a fetch may have added a pack since
-			continue
-		}
-		return e, obj, err
-	}
+	return rd.find(plumbing.NewHash(head), path)
 }
 
 func (rd *reader) find(head plumbing.Hash, path string) (Entry, plumbing.EncodedObject, error) {

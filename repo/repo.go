@@ -25,14 +25,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // PushMode says when commits reach the remote.
@@ -97,6 +94,11 @@ type Options struct {
 	// Backoff is the wait before retry n (1-based) after a failed push;
 	// nil means exponential from 1s, capped at 1m, with jitter.
 	Backoff func(n int) time.Duration
+
+	// GCEvery is how many commits pass between two runs of git gc --auto
+	// (when git is on the PATH; see housekeeper), which also runs at
+	// Open. 0 means 100; negative turns housekeeping off.
+	GCEvery int
 }
 
 // NoticeKind tells what a Notice reports.
@@ -175,6 +177,8 @@ type Repo struct {
 
 	pusher *pusher
 
+	gc *housekeeper // nil: read-only, or housekeeping off
+
 	// pending mirrors the writer's count of unpushed commits for Pending,
 	// which must not wait behind a commit in progress.
 	pending atomic.Int64
@@ -204,6 +208,9 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	}
 	if opts.Backoff == nil {
 		opts.Backoff = defaultBackoff
+	}
+	if opts.GCEvery == 0 {
+		opts.GCEvery = defaultGCEvery
 	}
 	if opts.AuthorName == "" {
 		opts.AuthorName = "spano"
@@ -238,13 +245,16 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		if err := removeTempBlobs(opts.Path); err != nil {
 			r.log.Warn("half-written objects of an earlier run left behind", "err", err)
 		}
+		if opts.GCEvery >= 0 {
+			r.gc = newHousekeeper(opts.Path, r.log)
+		}
 	}
 
 	w, err := newWriter(r)
 	if err != nil {
 		return nil, err
 	}
-	r.reader = &reader{st: newStorage(opts.Path)}
+	r.reader = &reader{st: r.newStorage()}
 	if opts.Push != PushOff {
 		r.pusher = newPusher(r)
 	}
@@ -255,18 +265,19 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 			r.pusher.kick(true)
 		}
 	}
+	if r.gc != nil {
+		r.gc.run() // a clone from before, or from git, may be due
+	}
 	return r, nil
 }
 
-// newStorage opens the object and ref store of the bare repository at
-// path. Each goroutine that works on the repository has its own, because
-// go-git's storage is not safe for concurrent use; git's objects and refs
-// on disk are. Pack files stay open (without KeepDescriptors go-git
-// reopens the pack for every object it reads, which made walking 10,000
-// commits take 40 s), so a storage must be closed when done.
-func newStorage(path string) *filesystem.Storage {
-	return filesystem.NewStorageWithOptions(osfs.New(path), cache.NewObjectLRU(16*cache.MiByte),
-		filesystem.Options{LargeObjectThreshold: largeObjectThreshold, KeepDescriptors: true})
+// newStorage opens a storage of the repository for one goroutine.
+func (r *Repo) newStorage() *storage {
+	var gen *atomic.Uint64
+	if r.gc != nil {
+		gen = &r.gc.gen
+	}
+	return openStorage(r.opts.Path, gen)
 }
 
 // ensure makes sure a bare repository with the branch's HEAD exists at
@@ -335,7 +346,7 @@ func initBare(path string, branch plumbing.ReferenceName) error {
 // configure records the remote in the repository's config, so that git
 // commands run by a person on the clone see what spano sees.
 func (r *Repo) configure() error {
-	st := newStorage(r.opts.Path)
+	st := r.newStorage()
 	defer st.Close()
 	cfg, err := st.Config()
 	if err != nil {
@@ -577,6 +588,9 @@ func (r *Repo) Close(ctx context.Context) error {
 		r.reader.mu.Lock()
 		r.reader.st.Close()
 		r.reader.mu.Unlock()
+		if r.gc != nil {
+			r.gc.stop()
+		}
 	})
 	return err
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // writer is the only code that moves the branch and the remote-tracking
@@ -16,7 +15,7 @@ import (
 // Repo.ops, so its fields need no locks.
 type writer struct {
 	r       *Repo
-	st      *filesystem.Storage
+	st      *storage
 	head    plumbing.Hash // branch head; zero before the first commit
 	tracked plumbing.Hash // remote-tracking ref: what the remote has of ours
 
@@ -26,6 +25,8 @@ type writer struct {
 	// number, so a duplicate of an unpushed file waits for its push.
 	added   map[string]uint64
 	waiters []waiter // sync mode: callers waiting for a push, by seq
+
+	sinceGC int // commits since the last git gc --auto
 }
 
 type unpushed struct {
@@ -51,7 +52,7 @@ type outcome struct {
 }
 
 func newWriter(r *Repo) (*writer, error) {
-	w := &writer{r: r, st: newStorage(r.opts.Path), added: map[string]uint64{}}
+	w := &writer{r: r, st: r.newStorage(), added: map[string]uint64{}}
 	head, err := refHash(w.st, r.branch)
 	if err != nil {
 		return nil, fmt.Errorf("read branch %s: %w", r.opts.Branch, err)
@@ -72,7 +73,7 @@ func newWriter(r *Repo) (*writer, error) {
 	return w, nil
 }
 
-func refHash(st *filesystem.Storage, name plumbing.ReferenceName) (plumbing.Hash, error) {
+func refHash(st *storage, name plumbing.ReferenceName) (plumbing.Hash, error) {
 	ref, err := st.Reference(name)
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return plumbing.ZeroHash, nil
@@ -103,7 +104,7 @@ func (w *writer) loadChain() error {
 // line returns the commits on the first-parent line from h back to (not
 // including) stop, or to the root, oldest first; at most max (0: no
 // bound) of the newest.
-func line(st *filesystem.Storage, h, stop plumbing.Hash, max int) ([]CommitInfo, error) {
+func line(st *storage, h, stop plumbing.Hash, max int) ([]CommitInfo, error) {
 	var rev []CommitInfo
 	for !h.IsZero() && h != stop && (max == 0 || len(rev) < max) {
 		c, err := object.GetCommit(st, h)
@@ -126,7 +127,7 @@ func line(st *filesystem.Storage, h, stop plumbing.Hash, max int) ([]CommitInfo,
 
 // commitInfo describes c, with the paths it changed against its first
 // parent.
-func commitInfo(st *filesystem.Storage, c *object.Commit) (CommitInfo, error) {
+func commitInfo(st *storage, c *object.Commit) (CommitInfo, error) {
 	before, err := parentTree(st, c)
 	if err != nil {
 		return CommitInfo{}, err
@@ -243,6 +244,10 @@ func (w *writer) commit(edits []edit, msg Message) (Result, <-chan outcome, erro
 	if err := w.moveBranch(h); err != nil {
 		return Result{}, nil, err
 	}
+	if w.sinceGC++; w.r.gc != nil && w.sinceGC >= w.r.opts.GCEvery {
+		w.sinceGC = 0
+		w.r.gc.run()
+	}
 	res := Result{Commit: h.String()}
 	info := CommitInfo{Hash: h.String(), Message: msg, Time: sig.When}
 	info.Added, info.Deleted = splitEdits(edits)
@@ -268,7 +273,7 @@ func (w *writer) commit(edits []edit, msg Message) (Result, <-chan outcome, erro
 	return res, wait, nil
 }
 
-func writeCommit(st *filesystem.Storage, c *object.Commit) (plumbing.Hash, error) {
+func writeCommit(st *storage, c *object.Commit) (plumbing.Hash, error) {
 	obj := st.NewEncodedObject()
 	if err := c.Encode(obj); err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("encode commit: %w", err)
@@ -374,7 +379,6 @@ func (w *writer) pushFailed(err error) []CommitInfo {
 // without a worktree: spano's commits only add and remove files at
 // content-addressed paths, so they cannot conflict with anyone's content.
 func (w *writer) reapply(onto plumbing.Hash) (plumbing.Hash, error) {
-	w.st.Reindex() // the pusher's fetch added a pack this storage has not seen
 	base := onto
 	baseCommit, err := object.GetCommit(w.st, onto)
 	if err != nil {

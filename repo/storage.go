@@ -1,0 +1,105 @@
+package repo
+
+import (
+	"errors"
+	"io/fs"
+	"sync/atomic"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+)
+
+// storage is one goroutine's view of the repository's objects and refs.
+// Each goroutine that works on the repository has its own, because
+// go-git's storage is not safe for concurrent use; git's objects and refs
+// on disk are. Pack files stay open (without KeepDescriptors go-git
+// reopens the pack for every object it reads, which made walking 10,000
+// commits take 40 s), so a storage must be closed when done.
+//
+// go-git reads the list of packs once. When git moves objects under it —
+// git gc packing loose objects and deleting them, or replacing packs; a
+// fetch adding a pack — an object it then cannot find makes the storage
+// reopen and look again. After spano's own gc changed the packs (see
+// housekeeper) it reopens before its next read: an old pack it holds open
+// keeps its disk space in use.
+type storage struct {
+	*filesystem.Storage
+	path string
+	gen  *atomic.Uint64 // counts finished gc runs; nil: none run here
+	seen uint64         // gen when the storage was opened
+}
+
+func openStorage(path string, gen *atomic.Uint64) *storage {
+	s := &storage{path: path, gen: gen}
+	s.open()
+	return s
+}
+
+func (s *storage) open() {
+	if s.gen != nil {
+		s.seen = s.gen.Load()
+	}
+	s.Storage = filesystem.NewStorageWithOptions(osfs.New(s.path), cache.NewObjectLRU(16*cache.MiByte),
+		filesystem.Options{LargeObjectThreshold: largeObjectThreshold, KeepDescriptors: true})
+}
+
+func (s *storage) reopen() {
+	s.Storage.Close()
+	s.open()
+}
+
+// EncodedObject reads object h as the repository on disk has it now.
+func (s *storage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	s.fresh()
+	obj, err := s.read(t, h)
+	if moved(err) {
+		s.reopen()
+		obj, err = s.read(t, h)
+	}
+	return obj, err
+}
+
+// read reads object h. An object above largeObjectThreshold is not in
+// memory: its bytes are read when wanted, by opening its pack or loose
+// file again, so read checks that the file is still there.
+func (s *storage) read(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	obj, err := s.Storage.EncodedObject(t, h)
+	if err != nil {
+		return nil, err
+	}
+	if _, inMemory := obj.(*plumbing.MemoryObject); inMemory {
+		return obj, nil
+	}
+	rc, err := obj.Reader()
+	if err != nil {
+		return nil, err
+	}
+	return obj, rc.Close()
+}
+
+// EncodedObjectSize is the size of object h as the repository on disk
+// has it now.
+func (s *storage) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+	s.fresh()
+	n, err := s.Storage.EncodedObjectSize(h)
+	if moved(err) {
+		s.reopen()
+		n, err = s.Storage.EncodedObjectSize(h)
+	}
+	return n, err
+}
+
+// fresh reopens the storage when gc ran since it was opened.
+func (s *storage) fresh() {
+	if s.gen != nil && s.gen.Load() != s.seen {
+		s.reopen()
+	}
+}
+
+// moved reports whether err may come from objects that moved on disk: a
+// loose object that was packed, or a pack that was replaced.
+func moved(err error) bool {
+	return errors.Is(err, plumbing.ErrObjectNotFound) || errors.Is(err, fs.ErrNotExist)
+}
