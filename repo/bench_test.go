@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,4 +175,50 @@ func BenchmarkWalk(b *testing.B) {
 func fakeHash(i int) string {
 	sum := sha256.Sum256([]byte(fmt.Sprint(i)))
 	return hex.EncodeToString(sum[:])
+}
+
+// BenchmarkHousekeeping commits b.N 20 KB uploads with push off, with
+// git gc --auto every 100 commits (the default) and without, and reports
+// what the clone's objects folder holds at the end: files, and disk use
+// in 4 KiB blocks as du counts it. The commit latency shows what a gc
+// running beside the writer costs it.
+func BenchmarkHousekeeping(b *testing.B) {
+	for _, gc := range []struct {
+		name  string
+		every int
+	}{{"gc-auto", 0}, {"no-gc", -1}} {
+		b.Run(gc.name, func(b *testing.B) {
+			r := open(b, Options{Push: PushOff, GCEvery: gc.every})
+			srcs := make([]string, b.N)
+			for i := range srcs {
+				srcs[i], _ = media(b, 20_000)
+			}
+			latency(b, func(i int) {
+				if _, err := r.Commit(context.Background(), upload(srcs[i], pathOf(srcs[i]))); err != nil {
+					b.Fatal(err)
+				}
+			})
+			for r.gc != nil && r.gc.running.Load() {
+				time.Sleep(10 * time.Millisecond)
+			}
+			var files, blocks int64
+			err := filepath.WalkDir(filepath.Join(r.opts.Path, "objects"), func(_ string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				info, err := d.Info()
+				if err != nil {
+					return err
+				}
+				files++
+				blocks += (info.Size() + 4095) / 4096
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(files), "object-files")
+			b.ReportMetric(float64(blocks*4096)/(1<<20), "object-MiB")
+		})
+	}
 }
