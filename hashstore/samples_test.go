@@ -71,17 +71,6 @@ func withPNGChunk(t testing.TB, p []byte, typ string, data []byte) []byte {
 	return splice(p, afterIHDR, c.Bytes())
 }
 
-// withJPEGSegment inserts a marker segment right after SOI.
-func withJPEGSegment(t testing.TB, j []byte, marker byte, payload []byte) []byte {
-	t.Helper()
-	if j[0] != 0xFF || j[1] != 0xD8 {
-		t.Fatal("not a JPEG")
-	}
-	seg := []byte{0xFF, marker, 0, 0}
-	binary.BigEndian.PutUint16(seg[2:], uint16(len(payload)+2))
-	return splice(j, 2, append(seg, payload...))
-}
-
 // xmpPacket is an APP1 payload as cameras and editors write it.
 const xmpPacket = "http://ns.adobe.com/xap/1.0/\x00" +
 	`<?xpacket begin="` + "\ufeff" + `" id="W5M0MpCehiHzreSzNTczkc9d"?>` + "\n" +

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"image"
 	"math/rand/v2"
+	"spano/internal/testphoto"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ func TestSpoolAcceptsRealMedia(t *testing.T) {
 		}, "image/png", "png"},
 		{"jpeg", jpegBytes, "image/jpeg", "jpg"},
 		{"jpeg with XMP packet", func(t testing.TB) []byte {
-			return withJPEGSegment(t, jpegBytes(t), 0xE1, []byte(xmpPacket))
+			return testphoto.WithSegment(jpegBytes(t), 0xE1, []byte(xmpPacket))
 		}, "image/jpeg", "jpg"},
 		{"png with XMP in iTXt", func(t testing.TB) []byte {
 			return withPNGChunk(t, pngBytes(t), "iTXt", []byte("XML:com.adobe.xmp\x00\x00\x00\x00\x00"+xmpPacket[len("http://ns.adobe.com/xap/1.0/\x00"):]))
@@ -80,7 +81,7 @@ func TestImageSamplesDecode(t *testing.T) {
 	samples := map[string][]byte{
 		"png":           pngBytes(t),
 		"apng":          withPNGChunk(t, pngBytes(t), "acTL", []byte{0, 0, 0, 1, 0, 0, 0, 0}),
-		"jpeg with XMP": withJPEGSegment(t, jpegBytes(t), 0xE1, []byte(xmpPacket)),
+		"jpeg with XMP": testphoto.WithSegment(jpegBytes(t), 0xE1, []byte(xmpPacket)),
 		"gif":           gifBytes(t),
 		"webp lossy":    testdata(t, "sample.webp"),
 		"webp lossless": testdata(t, "lossless.webp"),
@@ -156,15 +157,15 @@ func TestSpoolRefusesPolyglots(t *testing.T) {
 	}{
 		{"html right after the GIF header", []byte("GIF89a<html><body><script>alert(1)</script>"), "image/gif", "html"},
 		{"script appended to a real GIF", append(gifBytes(t), "<script>alert(1)</script>"...), "image/gif", "script"},
-		{"html in a JPEG comment", withJPEGSegment(t, jpegBytes(t), 0xFE, []byte("<html><img src=x onerror=alert(1)>")), "image/jpeg", "html"},
-		{"svg beside an XMP packet", withJPEGSegment(t, withJPEGSegment(t, jpegBytes(t), 0xFE, []byte("<svg/onload=alert(1)>")), 0xE1, []byte(xmpPacket)), "image/jpeg", "svg"},
+		{"html in a JPEG comment", testphoto.WithSegment(jpegBytes(t), 0xFE, []byte("<html><img src=x onerror=alert(1)>")), "image/jpeg", "html"},
+		{"svg beside an XMP packet", testphoto.WithSegment(testphoto.WithSegment(jpegBytes(t), 0xFE, []byte("<svg/onload=alert(1)>")), 0xE1, []byte(xmpPacket)), "image/jpeg", "svg"},
 		{"svg in a PNG text chunk", withPNGChunk(t, pngBytes(t), "tEXt", []byte("Comment\x00<SVG\fonload=alert(1)>")), "image/png", "svg"},
 		{"iframe in an MP4 free box", withMP4Box(t, testdata(t, "sample.mp4"), "free", []byte(`<iframe src="https://evil.example/">`)), "video/mp4", "iframe"},
 		{"doctype in a QuickTime free box", withMP4Box(t, testdata(t, "sample.mov"), "free", []byte("<!DocType html>")), "video/quicktime", "!doctype"},
 		{"uppercase script in an ID3 tag", splice(mp3, 10, []byte("<SCRIPT>alert(1)</SCRIPT>")), "audio/mpeg", "script"},
 		{"xml declaration in a WebP", append(testdata(t, "sample.webp"), "<?xml version='1.0'?>"...), "image/webp", "?xml"},
 		{"xml stylesheet in a PNG", withPNGChunk(t, pngBytes(t), "tEXt", []byte(`c`+"\x00"+`<?xml-stylesheet href="x.xsl"?>`)), "image/png", "?xml-stylesheet"},
-		{"flash cross-domain policy in a JPEG", withJPEGSegment(t, jpegBytes(t), 0xFE, []byte(`<cross-domain-policy><allow-access-from domain="*"/>`)), "image/jpeg", "cross-domain-policy"},
+		{"flash cross-domain policy in a JPEG", testphoto.WithSegment(jpegBytes(t), 0xFE, []byte(`<cross-domain-policy><allow-access-from domain="*"/>`)), "image/jpeg", "cross-domain-policy"},
 		{"body at the very end of the head", append(gifBytes(t)[:6], []byte("<body")...), "image/gif", "body"},
 	}
 	for _, tt := range tests {

@@ -3,13 +3,16 @@ package index
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"os"
 	"path/filepath"
 	"spano/internal/gittest"
+	"spano/internal/testphoto"
 	"testing"
 	"time"
 
@@ -143,6 +146,43 @@ func TestLoadHistory(t *testing.T) {
 	}
 	if got := items[3].Thumbnails; len(got) != 1 || got[0].Width != 640 {
 		t.Errorf("thumbnails after one was removed by hand = %+v", got)
+	}
+}
+
+// JPEGs committed by hand report the size they are shown at: an EXIF
+// orientation that turns the picture a quarter swaps width and height,
+// as spano's own Media-Width and Media-Height do.
+func TestProbeOrientation(t *testing.T) {
+	s := newStore(t)
+	bare, _ := seed(t, s, 1, t0)
+	var plain bytes.Buffer
+	if err := jpeg.Encode(&plain, image.NewGray(image.Rect(0, 0, 30, 20)), nil); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]int{}
+	files := map[string][]byte{}
+	for _, tt := range []struct {
+		orientation int
+		want        [2]int
+	}{{0, [2]int{30, 20}}, {3, [2]int{30, 20}}, {6, [2]int{20, 30}}, {8, [2]int{20, 30}}} {
+		b := plain.Bytes()
+		if tt.orientation > 0 {
+			b = testphoto.WithSegment(b, 0xe1, testphoto.EXIFOrientation(tt.orientation, binary.LittleEndian))
+		}
+		m := newMedia(s, string(b), "jpg")
+		files[m.path], want[m.path] = b, tt.want
+	}
+	byHand(t, bare, files, "Add photos by hand")
+
+	x, _ := load(t, s, repo.Options{Path: bare})
+	for _, it := range all(t, x) {
+		if w, ok := want[it.Path]; ok && [2]int{it.Width, it.Height} != w {
+			t.Errorf("%s: %dx%d, want %dx%d", it.Path, it.Width, it.Height, w[0], w[1])
+		}
+		delete(want, it.Path)
+	}
+	if len(want) > 0 {
+		t.Errorf("not in the index: %v", want)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"io"
 
 	// Decoders for image.DecodeConfig: only headers are read.
 	_ "image/gif"
@@ -14,6 +15,7 @@ import (
 	_ "golang.org/x/image/webp"
 
 	"spano/repo"
+	"spano/thumbs"
 )
 
 // complete fills in, for items[i] of entries[i], the facts no trailer
@@ -21,9 +23,7 @@ import (
 // and height of an image committed without Media-Width and Media-Height
 // (by a person, or by an older spano). They are read from the repository
 // on the first query that returns the item and kept, so start-up never
-// opens a file. The size read from an image's header does not apply
-// EXIF orientation: a portrait JPEG stored rotated reports its stored
-// size.
+// opens a file.
 func (x *Index) complete(ctx context.Context, items []Item, entries []*entry) error {
 	x.mu.RLock()
 	r := x.repo
@@ -88,16 +88,27 @@ func (x *Index) complete(ctx context.Context, items []Item, entries []*entry) er
 	return nil
 }
 
-// probe reads the width and height from the header of the image at path.
+// probe reads the displayed width and height of the image at path from
+// its header: a JPEG whose EXIF orientation turns it a quarter is shown
+// with width and height swapped, as spano's Media-Width and Media-Height
+// say for the images it stores.
 func probe(ctx context.Context, r *repo.Repo, path string) (int, int, error) {
 	f, _, err := r.Open(ctx, path)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer f.Close()
-	cfg, _, err := image.DecodeConfig(bufio.NewReader(f))
+	cfg, format, err := image.DecodeConfig(bufio.NewReader(f))
 	if err != nil {
 		return 0, 0, fmt.Errorf("decode header: %w", err)
+	}
+	if format == "jpeg" {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return 0, 0, err
+		}
+		if thumbs.JPEGOrientation(bufio.NewReader(f)) >= 5 { // 5–8 turn by 90° or 270°
+			return cfg.Height, cfg.Width, nil
+		}
 	}
 	return cfg.Width, cfg.Height, nil
 }

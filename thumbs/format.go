@@ -37,7 +37,7 @@ var formats = map[string]format{
 		name:         "jpeg",
 		decodeConfig: jpeg.DecodeConfig,
 		decode:       fastjpeg.DecodeScaled,
-		orientation:  jpegOrientation,
+		orientation:  JPEGOrientation,
 		jpegOut:      true,
 	},
 	"image/png": {

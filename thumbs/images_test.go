@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"spano/internal/testphoto"
 	"testing"
 )
 
@@ -40,49 +41,6 @@ func markedImage(w, h int) *image.RGBA {
 	return img
 }
 
-// exifOrientation builds an EXIF APP1 payload ("Exif\0\0" + TIFF) whose
-// IFD0 holds an orientation tag, preceded by an unrelated tag so that the
-// parser has to walk the entries.
-func exifOrientation(o int, bo binary.ByteOrder) []byte {
-	var b bytes.Buffer
-	b.WriteString("Exif\x00\x00")
-	if bo == binary.LittleEndian {
-		b.WriteString("II")
-	} else {
-		b.WriteString("MM")
-	}
-	w := func(v any) { binary.Write(&b, bo, v) }
-	w(uint16(42))
-	w(uint32(8)) // IFD0 right after the header
-	w(uint16(2)) // two entries
-	// 0x010f Make, ASCII, count 4, inline "Go\0\0".
-	w(uint16(0x010f))
-	w(uint16(2))
-	w(uint32(4))
-	b.WriteString("Go\x00\x00")
-	// 0x0112 Orientation, SHORT, count 1.
-	w(uint16(0x0112))
-	w(uint16(3))
-	w(uint32(1))
-	w(uint16(o))
-	w(uint16(0))
-	w(uint32(0)) // no next IFD
-	return b.Bytes()
-}
-
-// withSegment inserts a JPEG marker segment right after SOI.
-func withSegment(t *testing.T, jpg []byte, marker byte, payload []byte) []byte {
-	t.Helper()
-	if len(jpg) < 2 || jpg[0] != 0xff || jpg[1] != 0xd8 {
-		t.Fatal("not a JPEG")
-	}
-	seg := []byte{0xff, marker, 0, 0}
-	binary.BigEndian.PutUint16(seg[2:], uint16(len(payload)+2))
-	out := append([]byte{0xff, 0xd8}, seg...)
-	out = append(out, payload...)
-	return append(out, jpg[2:]...)
-}
-
 // jpegBytes encodes img; with o > 0 it carries an EXIF orientation o.
 func jpegBytes(t *testing.T, img image.Image, o int) []byte {
 	t.Helper()
@@ -93,7 +51,7 @@ func jpegBytes(t *testing.T, img image.Image, o int) []byte {
 	if o == 0 {
 		return b.Bytes()
 	}
-	return withSegment(t, b.Bytes(), 0xe1, exifOrientation(o, binary.BigEndian))
+	return testphoto.WithSegment(b.Bytes(), 0xe1, testphoto.EXIFOrientation(o, binary.BigEndian))
 }
 
 func pngBytes(t *testing.T, img image.Image) []byte {

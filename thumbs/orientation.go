@@ -15,14 +15,14 @@ import (
 // and WebP are left as stored.
 func noOrientation(io.Reader) int { return 1 }
 
-// maxHeaderScan bounds how far jpegOrientation reads looking for the EXIF
+// maxHeaderScan bounds how far JPEGOrientation reads looking for the EXIF
 // segment: APP segments are at most 64 KiB each and EXIF comes first in
 // practice, but some files carry JFIF, ICC and XMP segments before it.
 const maxHeaderScan = 1 << 20
 
-// jpegOrientation returns the EXIF orientation (1–8) of the JPEG read from
+// JPEGOrientation returns the EXIF orientation (1–8) of the JPEG read from
 // r, or 1 when there is none or it cannot be read.
-func jpegOrientation(r io.Reader) int {
+func JPEGOrientation(r io.Reader) int {
 	o := 1
 	jpegSegments(r, 0xe1, func(seg []byte) bool {
 		if tiff, ok := bytes.CutPrefix(seg, []byte("Exif\x00\x00")); ok {

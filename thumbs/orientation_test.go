@@ -3,6 +3,7 @@ package thumbs
 import (
 	"bytes"
 	"encoding/binary"
+	"spano/internal/testphoto"
 	"testing"
 )
 
@@ -15,29 +16,29 @@ func TestJPEGOrientation(t *testing.T) {
 		want int
 	}{
 		{"no exif", plain, 1},
-		{"big endian 6", withSegment(t, plain, 0xe1, exifOrientation(6, binary.BigEndian)), 6},
-		{"little endian 8", withSegment(t, plain, 0xe1, exifOrientation(8, binary.LittleEndian)), 8},
-		{"little endian 3", withSegment(t, plain, 0xe1, exifOrientation(3, binary.LittleEndian)), 3},
-		{"exif after xmp and icc segments", withSegment(t, withSegment(t, withSegment(t, plain, 0xe1, exifOrientation(5, binary.BigEndian)), 0xe2, make([]byte, 3000)), 0xe1, xmp), 5},
-		{"out of range 9", withSegment(t, plain, 0xe1, exifOrientation(9, binary.BigEndian)), 1},
-		{"zero", withSegment(t, plain, 0xe1, exifOrientation(0, binary.BigEndian)), 1},
-		{"exif header cut short", withSegment(t, plain, 0xe1, exifOrientation(6, binary.BigEndian)[:20]), 1},
+		{"big endian 6", testphoto.WithSegment(plain, 0xe1, testphoto.EXIFOrientation(6, binary.BigEndian)), 6},
+		{"little endian 8", testphoto.WithSegment(plain, 0xe1, testphoto.EXIFOrientation(8, binary.LittleEndian)), 8},
+		{"little endian 3", testphoto.WithSegment(plain, 0xe1, testphoto.EXIFOrientation(3, binary.LittleEndian)), 3},
+		{"exif after xmp and icc segments", testphoto.WithSegment(testphoto.WithSegment(testphoto.WithSegment(plain, 0xe1, testphoto.EXIFOrientation(5, binary.BigEndian)), 0xe2, make([]byte, 3000)), 0xe1, xmp), 5},
+		{"out of range 9", testphoto.WithSegment(plain, 0xe1, testphoto.EXIFOrientation(9, binary.BigEndian)), 1},
+		{"zero", testphoto.WithSegment(plain, 0xe1, testphoto.EXIFOrientation(0, binary.BigEndian)), 1},
+		{"exif header cut short", testphoto.WithSegment(plain, 0xe1, testphoto.EXIFOrientation(6, binary.BigEndian)[:20]), 1},
 		{"not a jpeg", []byte("\x89PNG\r\n\x1a\n"), 1},
 		{"empty", nil, 1},
 		{"only SOI", []byte{0xff, 0xd8}, 1},
-		{"exif after SOS is ignored", append(append([]byte{}, plain[:len(plain)-2]...), withSegment(t, []byte{0xff, 0xd8}, 0xe1, exifOrientation(6, binary.BigEndian))[2:]...), 1},
+		{"exif after SOS is ignored", append(append([]byte{}, plain[:len(plain)-2]...), testphoto.WithSegment([]byte{0xff, 0xd8}, 0xe1, testphoto.EXIFOrientation(6, binary.BigEndian))[2:]...), 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := jpegOrientation(bytes.NewReader(tt.data)); got != tt.want {
-				t.Errorf("jpegOrientation = %d, want %d", got, tt.want)
+			if got := JPEGOrientation(bytes.NewReader(tt.data)); got != tt.want {
+				t.Errorf("JPEGOrientation = %d, want %d", got, tt.want)
 			}
 		})
 	}
 }
 
 func TestTIFFOrientationMalformed(t *testing.T) {
-	good := exifOrientation(7, binary.LittleEndian)[6:]
+	good := testphoto.EXIFOrientation(7, binary.LittleEndian)[6:]
 	corrupt := func(f func(b []byte)) []byte {
 		b := bytes.Clone(good)
 		f(b)
@@ -77,12 +78,12 @@ func TestTIFFOrientationMalformed(t *testing.T) {
 func FuzzJPEGOrientation(f *testing.F) {
 	plain := []byte{0xff, 0xd8, 0xff, 0xd9}
 	f.Add(plain)
-	seg := append([]byte{0xff, 0xd8, 0xff, 0xe1, 0, 0}, exifOrientation(6, binary.BigEndian)...)
+	seg := append([]byte{0xff, 0xd8, 0xff, 0xe1, 0, 0}, testphoto.EXIFOrientation(6, binary.BigEndian)...)
 	binary.BigEndian.PutUint16(seg[4:], uint16(len(seg)-4))
 	f.Add(seg)
 	f.Add(append([]byte{0xff, 0xd8, 0xff, 0xff, 0xff, 0xe1, 0, 2}, seg[2:]...))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if o := jpegOrientation(bytes.NewReader(data)); o < 1 || o > 8 {
+		if o := JPEGOrientation(bytes.NewReader(data)); o < 1 || o > 8 {
 			t.Fatalf("orientation %d", o)
 		}
 	})

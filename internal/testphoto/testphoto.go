@@ -1,9 +1,12 @@
-// Package testphoto paints the photo the thumbnail benchmarks use, so the
-// Go benchmark and the side-by-side comparison with sharp measure the
-// same image.
+// Package testphoto makes images for tests and benchmarks: the photo the
+// thumbnail benchmarks use, so that the Go benchmark and the side-by-side
+// comparison with sharp measure the same image, and the JPEG segments
+// cameras write.
 package testphoto
 
 import (
+	"bytes"
+	"encoding/binary"
 	"image"
 	"math"
 	"math/rand/v2"
@@ -30,4 +33,46 @@ func Paint(w, h int) *image.RGBA {
 		}
 	}
 	return img
+}
+
+// WithSegment returns the JPEG jpg with a marker segment (APP1 is 0xE1)
+// holding payload inserted right after SOI, where cameras put theirs.
+func WithSegment(jpg []byte, marker byte, payload []byte) []byte {
+	if len(jpg) < 2 || jpg[0] != 0xff || jpg[1] != 0xd8 {
+		panic("testphoto: not a JPEG")
+	}
+	out := []byte{0xff, 0xd8, 0xff, marker, 0, 0}
+	binary.BigEndian.PutUint16(out[4:], uint16(len(payload)+2))
+	out = append(out, payload...)
+	return append(out, jpg[2:]...)
+}
+
+// EXIFOrientation builds an EXIF APP1 payload ("Exif\0\0" + TIFF) whose
+// IFD0 holds orientation o, preceded by an unrelated tag so that a
+// parser has to walk the entries.
+func EXIFOrientation(o int, bo binary.ByteOrder) []byte {
+	var b bytes.Buffer
+	b.WriteString("Exif\x00\x00")
+	if bo == binary.LittleEndian {
+		b.WriteString("II")
+	} else {
+		b.WriteString("MM")
+	}
+	w := func(v any) { binary.Write(&b, bo, v) }
+	w(uint16(42))
+	w(uint32(8)) // IFD0 right after the header
+	w(uint16(2)) // two entries
+	// 0x010f Make, ASCII, count 4, inline "Go\0\0".
+	w(uint16(0x010f))
+	w(uint16(2))
+	w(uint32(4))
+	b.WriteString("Go\x00\x00")
+	// 0x0112 Orientation, SHORT, count 1.
+	w(uint16(0x0112))
+	w(uint16(3))
+	w(uint32(1))
+	w(uint16(o))
+	w(uint16(0))
+	w(uint32(0)) // no next IFD
+	return b.Bytes()
 }
