@@ -17,10 +17,39 @@ var residualWords = [][]byte{[]byte("gpslatitude"), []byte("gpslongitude")}
 // elements (<name …>…</name> or <name …/>). b may be an XMP packet, a part
 // of one, or any metadata block holding one; bytes outside XML markup are
 // skipped, so binary data passes through untouched.
+//
+// In broken XML, blanking a property can join what came before it and
+// what came after it into a new tag ("<a<gps/>gps=”" becomes "<a gps=”"),
+// so scrubbing repeats until a pass blanks nothing; markup that still
+// changes after maxScrubPasses is refused.
 func scrubXMP(b []byte) error {
 	if !containsAnyFold(b, locationWords) {
 		return nil
 	}
+	for pass := 1; ; pass++ {
+		spaces := bytes.Count(b, []byte(" ")) // blanking only ever adds spaces
+		if err := scrubPass(b); err != nil {
+			return err
+		}
+		if bytes.Count(b, []byte(" ")) == spaces {
+			break
+		}
+		if pass == maxScrubPasses {
+			return malformed("xmp: location properties left after %d passes", pass)
+		}
+	}
+	if containsAnyFold(b, residualWords) {
+		return malformed("xmp: location property left after scrubbing")
+	}
+	return nil
+}
+
+// maxScrubPasses bounds the passes of scrubXMP: well-formed XMP needs one
+// (and a second to see that nothing is left).
+const maxScrubPasses = 4
+
+// scrubPass is one pass of scrubXMP over b.
+func scrubPass(b []byte) error {
 	for i := 0; i < len(b); {
 		j := bytes.IndexByte(b[i:], '<')
 		if j < 0 {
@@ -44,9 +73,6 @@ func scrubXMP(b []byte) error {
 			}
 			i = next
 		}
-	}
-	if containsAnyFold(b, residualWords) {
-		return malformed("xmp: location property left after scrubbing")
 	}
 	return nil
 }

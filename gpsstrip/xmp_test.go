@@ -34,6 +34,11 @@ func TestScrubXMP(t *testing.T) {
 		{name: "unterminated element", in: `<exif:GPSLatitude>51N`, wantErr: ErrMalformed},
 		{name: "unterminated attribute", in: `<d exif:GPSLatitude="51N`, wantErr: ErrMalformed},
 		{name: "in a comment", in: `<!-- exif:GPSLatitude="1" -->`, wantErr: ErrMalformed},
+		// Broken markup where blanking one property makes another: the
+		// second pass finds it (found by FuzzStrip).
+		{name: "blanking makes a tag", in: `<A<exif:GPSVersionID></exif:GPSVersionID>GPS=""0`,
+			gone: []string{`<exif:GPSVersionID></exif:GPSVersionID>`, `GPS=""`}},
+		{name: "blanking makes tags five passes deep", in: `<A<gps1<gps2<gps3<gps/>x=''></gps3>x=''></gps2>x=''></gps1>GPS=''`, wantErr: ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
