@@ -7,6 +7,7 @@
 // re-apply runs on it, one after another, so no two updates of the branch
 // can race. A second goroutine, the pusher, owns the network and the
 // remote-tracking ref. Callers talk to both through the small API of Repo.
+// Now and then a third runs git gc --auto beside them (see housekeeper).
 //
 // The local branch being ahead of the remote-tracking ref is the push
 // queue: it survives restarts, and a push carries every commit made since
