@@ -103,3 +103,52 @@ hooks:
 		t.Errorf("the remote received %d pushes, want 1 for the gallery", strings.Count(string(b), "push"))
 	}
 }
+
+// TestServeHookEnvWithoutCredentials: a hook command gets spano's
+// environment for its own settings, but not the variable that holds the
+// git token spano pushes with.
+func TestServeHookEnvWithoutCredentials(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("SPANO_TEST_GIT_TOKEN", "github_pat_not-for-hooks")
+	t.Setenv("SPANO_TEST_CHAT_URL", "https://chat.example/hook")
+	envFile := filepath.Join(dir, "hook.env")
+	const token = "env-test-token"
+	sum := sha256.Sum256([]byte(token))
+	cfg := `base_url: "https://media.example.com"
+data_dir: "` + filepath.Join(dir, "data") + `"
+site: {url: "https://example.com"}
+repo: {username: "me", password: "${SPANO_TEST_GIT_TOKEN}"}
+auth:
+  me: "https://example.com/"
+  discover: false
+  tokens: [{sha256: "` + hex.EncodeToString(sum[:]) + `", scope: "media"}]
+hooks:
+  - name: env
+    events: [stored]
+    command: ["sh", "-c", "env > '` + envFile + `.tmp' && mv '` + envFile + `.tmp' '` + envFile + `'"]
+`
+	path := filepath.Join(dir, "spano.yml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, "serve", "-config", path, "-listen", "127.0.0.1:0")
+	uploadPNG(t, "http://"+s.addr+"/micropub/media", token, 7)
+	var env []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		if env, err = os.ReadFile(envFile); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(env) == 0 {
+		t.Fatal("the hook did not run")
+	}
+	for _, want := range []string{"SPANO_TEST_CHAT_URL=https://chat.example/hook", "SPANO_EVENT=stored"} {
+		if !strings.Contains(string(env), want+"\n") {
+			t.Errorf("hook environment lacks %s", want)
+		}
+	}
+	if strings.Contains(string(env), "not-for-hooks") {
+		t.Error("hook environment holds the git token")
+	}
+}

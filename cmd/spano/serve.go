@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -212,7 +213,8 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		hookList[i] = hooks.Hook{Name: h.Name, Events: h.Events, Command: h.Command,
 			URL: h.URL, Secret: h.Secret, Timeout: time.Duration(h.Timeout)}
 	}
-	runner, err := hooks.New(hookList, hooks.Options{Logger: log, Env: os.Environ(), Registerer: reg})
+	env := withoutSecrets(os.Environ(), cfg.Repo.Password, cfg.Auth.IntrospectionBearer)
+	runner, err := hooks.New(hookList, hooks.Options{Logger: log, Env: env, Registerer: reg})
 	if err != nil {
 		return err
 	}
@@ -315,4 +317,16 @@ func redactURL(s string) string {
 		}
 	}
 	return s
+}
+
+// withoutSecrets drops from env the variables that hold one of spano's
+// own credentials (the git password or token, the introspection bearer),
+// so that hook commands, which get spano's environment for their own
+// settings, cannot read what gives write access to the site.
+func withoutSecrets(env []string, secrets ...string) []string {
+	secrets = slices.DeleteFunc(secrets, func(s string) bool { return s == "" })
+	return slices.DeleteFunc(env, func(kv string) bool {
+		_, v, _ := strings.Cut(kv, "=")
+		return slices.Contains(secrets, v)
+	})
 }
