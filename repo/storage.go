@@ -27,7 +27,7 @@ import (
 type storage struct {
 	*filesystem.Storage
 	path string
-	gen  *atomic.Uint64 // counts finished gc runs; nil: none run here
+	gen  *atomic.Uint64 // counts gc runs that changed the packs; nil: none run here
 	seen uint64         // gen when the storage was opened
 }
 
