@@ -106,7 +106,7 @@ func probe(ctx context.Context, r *repo.Repo, path string) (int, int, error) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return 0, 0, err
 		}
-		if thumbs.JPEGOrientation(bufio.NewReader(f)) >= 5 { // 5–8 turn by 90° or 270°
+		if thumbs.Transposes(thumbs.JPEGOrientation(bufio.NewReader(f))) {
 			return cfg.Height, cfg.Width, nil
 		}
 	}

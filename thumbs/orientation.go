@@ -125,8 +125,9 @@ func tiffOrientation(b []byte) int {
 	return 1
 }
 
-// transposes reports whether orientation o swaps width and height.
-func transposes(o int) bool { return o >= 5 && o <= 8 }
+// Transposes reports whether EXIF orientation o (as JPEGOrientation
+// returns it) swaps width and height: the image is turned a quarter.
+func Transposes(o int) bool { return o >= 5 && o <= 8 }
 
 // orient turns an image as stored into the image as displayed, following
 // the EXIF 2.3 definitions (the same table as imaging's AutoOrientation).

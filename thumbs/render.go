@@ -77,7 +77,7 @@ func loadDenom(storedW, storedH int, first step, transposed bool) int {
 // the small results are turned, and each thumbnail is encoded on its own
 // goroutine while the next one is resized.
 func (m *Maker) render(ctx context.Context, path string, h header, plan []step) ([]Thumbnail, error) {
-	tr := transposes(h.orientation)
+	tr := Transposes(h.orientation)
 	var icc []byte
 	if h.format.jpegOut {
 		icc = jpegICC(path)
