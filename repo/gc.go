@@ -101,10 +101,10 @@ func (h *housekeeper) gc() {
 	// Even a failed run may have packed and pruned part of the objects.
 	if after := packs(h.path); !slices.Equal(before, after) {
 		h.gen.Add(1)
-		h.log.Info("packed the clone's loose objects", "system", "repo", "packs", len(after), "took", time.Since(start).Round(time.Millisecond))
+		h.log.Info("packed the clone's loose objects", "packs", len(after), "took", time.Since(start).Round(time.Millisecond))
 	}
 	if err != nil && h.ctx.Err() == nil {
-		h.log.Warn("git gc failed", "system", "repo", "err", err, "output", strings.TrimSpace(out.String()))
+		h.log.Warn("git gc failed", "err", err, "output", strings.TrimSpace(out.String()))
 	}
 }
 

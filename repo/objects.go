@@ -71,10 +71,19 @@ func (r *Repo) writeBlob(ctx context.Context, file string) (plumbing.Hash, error
 		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
 	}
 	h := hasher.Sum()
-	hex := h.String()
-	dst := filepath.Join(objects, hex[:2], hex[2:])
+	dst := looseObjectPath(r.opts.Path, h)
+	sync := r.opts.Syncer
 	if _, err := os.Stat(dst); err == nil {
-		return h, nil // already there: content-addressed, so identical
+		// Already there: content-addressed, so identical; but perhaps
+		// written a moment ago by an upload of the same bytes that has
+		// not synced it yet.
+		if err := sync.SyncFile(dst); err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+		}
+		return h, nil
+	}
+	if err := sync.SyncFile(tmp.Name()); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
@@ -83,6 +92,12 @@ func (r *Repo) writeBlob(ctx context.Context, file string) (plumbing.Hash, error
 		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	if err := sync.SyncDir(filepath.Dir(dst)); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	if err := sync.SyncDir(objects); err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
 	}
 	return h, nil

@@ -6,21 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/url"
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5"
-	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
-	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
-	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/plumbing/transport/client"
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
-	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 )
 
 // fetchedRef receives the remote's branch on a fetch. The writer moves the
@@ -176,15 +166,8 @@ func (p *pusher) failed(err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	wrapped := fmt.Errorf("%w: %v", ErrPushFailed, err)
-	ch := make(chan []CommitInfo, 1)
-	var commits []CommitInfo
-	if p.r.internal(ctx, func(w *writer) { ch <- w.pushFailed(wrapped) }) == nil {
-		select {
-		case commits = <-ch:
-		case <-ctx.Done():
-		}
-	}
-	p.notify(Notice{Kind: NoticePushFailed, Commits: commits, Err: err, Duration: time.Since(p.started)})
+	commits, _ := call(ctx, p.r.internal, func(w *writer) []CommitInfo { return w.pushFailed(wrapped) })
+	p.notify(Notice{Kind: NoticePushFailed, Commits: commits, Err: err, Duration: p.since()})
 }
 
 func (p *pusher) notify(n Notice) {
@@ -194,21 +177,12 @@ func (p *pusher) notify(n Notice) {
 }
 
 func (p *pusher) snapshot(ctx context.Context) (head, tracked plumbing.Hash, err error) {
-	type snap struct{ head, tracked plumbing.Hash }
-	ch := make(chan snap, 1)
-	if err := p.r.internal(ctx, func(w *writer) {
-		h, t := w.snapshot()
-		ch <- snap{h, t}
-	}); err != nil {
-		return plumbing.ZeroHash, plumbing.ZeroHash, err
-	}
-	select {
-	case s := <-ch:
-		return s.head, s.tracked, nil
-	case <-ctx.Done():
-		return plumbing.ZeroHash, plumbing.ZeroHash, ctx.Err()
-	}
+	s, err := call(ctx, p.r.internal, func(w *writer) [2]plumbing.Hash { return [2]plumbing.Hash{w.head, w.tracked} })
+	return s[0], s[1], err
 }
+
+// since is how long the current push has taken, on the injected clock.
+func (p *pusher) since() time.Duration { return p.r.opts.Now().Sub(p.started) }
 
 // errRejected is a push the remote refused although its branch had not
 // moved (a protected branch, a pre-receive hook): retrying will not help.
@@ -217,7 +191,7 @@ var errRejected = errors.New("remote rejected the push")
 // push sends the branch until the remote has it, fetching and re-applying
 // when the remote moved, at most PushAttempts rounds.
 func (p *pusher) push(ctx context.Context) error {
-	p.started = time.Now()
+	p.started = p.r.opts.Now()
 	var last error
 	// A round that found the remote moved made progress (the remote is
 	// up, the commits now sit on its head): such rounds have a budget of
@@ -338,237 +312,6 @@ func containsAny(s string, words ...string) bool {
 		}
 	}
 	return false
-}
-
-// open starts a receive-pack session and reads the remote's branch head
-// (zero when the remote has no such branch).
-func (p *pusher) open(ctx context.Context) (transport.ReceivePackSession, plumbing.Hash, *capability.List, error) {
-	ep, err := transport.NewEndpoint(p.r.opts.Remote)
-	if err != nil {
-		return nil, plumbing.ZeroHash, nil, fmt.Errorf("remote: %w", err)
-	}
-	c, err := client.NewClient(ep)
-	if err != nil {
-		return nil, plumbing.ZeroHash, nil, fmt.Errorf("remote: %w", err)
-	}
-	sess, err := c.NewReceivePackSession(ep, p.r.auth)
-	if err != nil {
-		return nil, plumbing.ZeroHash, nil, fmt.Errorf("connect: %w", err)
-	}
-	adv, err := sess.AdvertisedReferencesContext(ctx)
-	if err != nil {
-		sess.Close()
-		return nil, plumbing.ZeroHash, nil, fmt.Errorf("connect: %w", err)
-	}
-	refs, err := adv.AllReferences()
-	if err != nil {
-		sess.Close()
-		return nil, plumbing.ZeroHash, nil, fmt.Errorf("read remote refs: %w", err)
-	}
-	var head plumbing.Hash
-	if ref, err := refs.Reference(p.r.branch); err == nil {
-		head = ref.Hash()
-	}
-	return sess, head, adv.Capabilities, nil
-}
-
-// fetchAndReapply fetches the remote's branch and has the writer put the
-// unpushed commits on top of it.
-func (p *pusher) fetchAndReapply(ctx context.Context, tracked plumbing.Hash) error {
-	remote := git.NewRemote(p.st, &gitconfig.RemoteConfig{Name: "origin", URLs: []string{p.r.opts.Remote}})
-	err := remote.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: "origin",
-		RefSpecs:   []gitconfig.RefSpec{gitconfig.RefSpec("+" + p.r.branch.String() + ":" + fetchedRef.String())},
-		Auth:       p.r.auth,
-		Tags:       git.NoTags,
-	})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return fmt.Errorf("fetch %s: %w", p.r.opts.Branch, err)
-	}
-	fetched, err := refHash(p.st, fetchedRef)
-	if err != nil || fetched.IsZero() {
-		return fmt.Errorf("fetch %s: no fetched head: %v", p.r.opts.Branch, err)
-	}
-	foreign, err := p.foreign(tracked, fetched)
-	if err != nil {
-		return err
-	}
-	type reply struct {
-		head plumbing.Hash
-		err  error
-	}
-	ch := make(chan reply, 1)
-	if err := p.r.internal(ctx, func(w *writer) {
-		h, err := w.reapply(fetched)
-		ch <- reply{h, err}
-	}); err != nil {
-		return err
-	}
-	var rep reply
-	select {
-	case rep = <-ch:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if rep.err != nil {
-		return fmt.Errorf("re-apply onto %.12s: %w", fetched, rep.err)
-	}
-	p.r.log.Info("remote moved; re-applied unpushed commits", "remote_head", fetched.String(), "foreign_commits", len(foreign), "head", rep.head.String())
-	if len(foreign) > 0 {
-		p.notify(Notice{Kind: NoticeFetched, Commits: foreign})
-	}
-	return nil
-}
-
-// foreign lists the commits the fetch brought, oldest first: the
-// first-parent line from fetched back to what spano knew of the remote.
-func (p *pusher) foreign(tracked, fetched plumbing.Hash) ([]CommitInfo, error) {
-	infos, err := line(p.st, fetched, tracked, 10000)
-	if err != nil {
-		return nil, fmt.Errorf("read fetched commits: %w", err)
-	}
-	return infos, nil
-}
-
-// pushed records the remote's new head with the writer and reports the
-// commits that went out.
-func (p *pusher) pushed(ctx context.Context, head plumbing.Hash) error {
-	type reply struct {
-		commits []CommitInfo
-		err     error
-	}
-	ch := make(chan reply, 1)
-	if err := p.r.internal(ctx, func(w *writer) {
-		c, err := w.pushed(head)
-		ch <- reply{c, err}
-	}); err != nil {
-		return err
-	}
-	select {
-	case rep := <-ch:
-		if rep.err != nil {
-			return rep.err
-		}
-		if len(rep.commits) > 0 {
-			p.r.log.Info("pushed", "commits", len(rep.commits), "head", head.String())
-			p.notify(Notice{Kind: NoticePushed, Commits: rep.commits, Duration: time.Since(p.started)})
-		}
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// newObjects lists the objects of the commits after from up to to: each
-// commit, and the trees and blobs it changed against its first parent.
-// Only changed subtrees are read, so a push costs what the commits
-// changed, not what the repository holds (go-git's own push walks the
-// whole history of the remote's refs to find what to leave out).
-func newObjects(st *storage, from, to plumbing.Hash) ([]plumbing.Hash, error) {
-	seen := map[plumbing.Hash]bool{}
-	var out []plumbing.Hash
-	add := func(h plumbing.Hash) {
-		if !seen[h] {
-			seen[h] = true
-			out = append(out, h)
-		}
-	}
-	for h := to; !h.IsZero() && h != from; {
-		c, err := object.GetCommit(st, h)
-		if err != nil {
-			return nil, fmt.Errorf("read commit %s: %w", h, err)
-		}
-		add(h)
-		before, err := parentTree(st, c)
-		if err != nil {
-			return nil, err
-		}
-		if err := changedObjects(st, before, c.TreeHash, add); err != nil {
-			return nil, err
-		}
-		if len(c.ParentHashes) == 0 {
-			break
-		}
-		h = c.ParentHashes[0]
-	}
-	return out, nil
-}
-
-func changedObjects(st *storage, old, tree plumbing.Hash, add func(plumbing.Hash)) error {
-	if old == tree || tree.IsZero() {
-		return nil
-	}
-	add(tree)
-	was, err := treeEntries(st, old)
-	if err != nil {
-		return err
-	}
-	now, err := treeEntries(st, tree)
-	if err != nil {
-		return err
-	}
-	for name, e := range now {
-		o, ok := was[name]
-		if ok && o.Hash == e.Hash {
-			continue
-		}
-		if e.Mode == filemode.Dir {
-			var prev plumbing.Hash
-			if ok && o.Mode == filemode.Dir {
-				prev = o.Hash
-			}
-			if err := changedObjects(st, prev, e.Hash, add); err != nil {
-				return err
-			}
-			continue
-		}
-		if e.Mode == filemode.Submodule {
-			continue
-		}
-		add(e.Hash)
-	}
-	return nil
-}
-
-// authMethod builds the transport credentials: SSH key with known_hosts,
-// or HTTPS basic auth (GitHub and others take a token as the password).
-func authMethod(o Options) (transport.AuthMethod, error) {
-	if o.SSHKey != "" {
-		user := "git"
-		if ep, err := transport.NewEndpoint(o.Remote); err == nil && ep.User != "" {
-			user = ep.User
-		}
-		keys, err := gitssh.NewPublicKeysFromFile(user, o.SSHKey, "")
-		if err != nil {
-			return nil, fmt.Errorf("repo.ssh_key: %w", err)
-		}
-		if o.SSHKnownHosts == "" {
-			return nil, errors.New("repo.ssh_known_hosts: required with repo.ssh_key")
-		}
-		cb, err := gitssh.NewKnownHostsCallback(o.SSHKnownHosts)
-		if err != nil {
-			return nil, fmt.Errorf("repo.ssh_known_hosts: %w", err)
-		}
-		keys.HostKeyCallback = cb
-		return keys, nil
-	}
-	if o.Username != "" || o.Password != "" {
-		user := o.Username
-		if user == "" {
-			user = "x-access-token"
-		}
-		return &githttp.BasicAuth{Username: user, Password: o.Password}, nil
-	}
-	return nil, nil
-}
-
-// redactURL drops credentials from a remote URL for logs.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	return u.Redacted()
 }
 
 func defaultBackoff(n int) time.Duration {

@@ -19,17 +19,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/go-git/go-git/v5"
-	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
@@ -80,7 +76,9 @@ type Options struct {
 	Now    func() time.Time
 	// Notify, when set, is called after each commit, push, failed push
 	// and fetch that brought foreign commits. It runs on the repository's
-	// goroutines and must not block for long.
+	// goroutines (NoticeCommitted on the writer, before Commit returns),
+	// so it must not block for long and must never call back into Repo:
+	// such a call panics rather than deadlock.
 	Notify func(Notice)
 
 	// ReadOnly opens the repository for reading only (spano log, fsck):
@@ -95,6 +93,10 @@ type Options struct {
 	// Backoff is the wait before retry n (1-based) after a failed push;
 	// nil means exponential from 1s, capped at 1m, with jitter.
 	Backoff func(n int) time.Duration
+
+	// Syncer makes written objects and refs durable; nil means fsync.
+	// Tests inject one to watch the order of the syncs.
+	Syncer Syncer
 
 	// GCEvery is how many commits pass between two runs of git gc --auto
 	// (when git is on the PATH; see housekeeper), which also runs at
@@ -169,7 +171,8 @@ type Repo struct {
 	auth   transport.AuthMethod
 
 	ops     chan func(*writer)
-	stopped chan struct{} // closed when the writer goroutine ends
+	commits chan *commitReq // grouped by the writer
+	stopped chan struct{}   // closed when the writer goroutine ends
 	closing sync.Once
 	closed  chan struct{} // closed by Close: no new work
 	quit    chan struct{} // closed by Close after the final push: the writer ends
@@ -179,6 +182,11 @@ type Repo struct {
 	pusher *pusher
 
 	gc *housekeeper // nil: read-only, or housekeeping off
+
+	// notifying is set while the writer delivers a notice, and writerID
+	// is its goroutine: together they catch a Notify that calls back.
+	notifying atomic.Bool
+	writerID  atomic.Uint64
 
 	// pending mirrors the writer's count of unpushed commits for Pending,
 	// which must not wait behind a commit in progress.
@@ -213,21 +221,33 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	if opts.GCEvery == 0 {
 		opts.GCEvery = defaultGCEvery
 	}
+	if opts.Syncer == nil {
+		opts.Syncer = fsyncer{}
+	}
 	if opts.AuthorName == "" {
 		opts.AuthorName = "spano"
 	}
 	if opts.AuthorEmail == "" {
 		opts.AuthorEmail = "spano@localhost"
 	}
+	// Absolute, so that git commands run in the clone (housekeeping) find
+	// it whatever their working folder: a relative GIT_DIR is resolved
+	// against the command's.
+	abs, err := filepath.Abs(opts.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open repository: %w", err)
+	}
+	opts.Path = abs
 	if !plumbing.NewBranchReferenceName(opts.Branch).IsBranch() || strings.ContainsAny(opts.Branch, " ~^:?*[\\") {
 		return nil, fmt.Errorf("open repository: bad branch name %q", opts.Branch)
 	}
 	r := &Repo{
 		opts:    opts,
-		log:     opts.Logger,
+		log:     opts.Logger.With("system", "repo"),
 		branch:  plumbing.NewBranchReferenceName(opts.Branch),
 		track:   plumbing.NewRemoteReferenceName("origin", opts.Branch),
 		ops:     make(chan func(*writer)),
+		commits: make(chan *commitReq),
 		stopped: make(chan struct{}),
 		closed:  make(chan struct{}),
 		quit:    make(chan struct{}),
@@ -243,6 +263,7 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		return nil, err
 	}
 	if !opts.ReadOnly {
+		removeStaleLocks(opts.Path, r.branch, r.track)
 		if err := removeTempBlobs(opts.Path); err != nil {
 			r.log.Warn("half-written objects of an earlier run left behind", "err", err)
 		}
@@ -279,296 +300,6 @@ func (r *Repo) newStorage() *storage {
 		gen = &r.gc.gen
 	}
 	return openStorage(r.opts.Path, gen)
-}
-
-// ensure makes sure a bare repository with the branch's HEAD exists at
-// the path: cloned from the remote when there is one, else new.
-func (r *Repo) ensure(ctx context.Context) error {
-	path := r.opts.Path
-	if _, err := os.Stat(filepath.Join(path, "HEAD")); err == nil {
-		return r.configure()
-	} else if r.opts.ReadOnly {
-		return fmt.Errorf("open repository %s: %w", path, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("create repository: %w", err)
-	}
-	// Clone or init beside the final path, then rename, so that a crash
-	// half-way leaves no half repository behind.
-	tmp, err := os.MkdirTemp(filepath.Dir(path), ".clone-")
-	if err != nil {
-		return fmt.Errorf("create repository: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-
-	if r.opts.Remote != "" {
-		r.log.Info("cloning site repository", "remote", redactURL(r.opts.Remote), "branch", r.opts.Branch, "path", path)
-		_, err := git.PlainCloneContext(ctx, tmp, true, &git.CloneOptions{
-			URL:           r.opts.Remote,
-			Auth:          r.auth,
-			ReferenceName: r.branch,
-			SingleBranch:  true,
-			Tags:          git.NoTags,
-		})
-		switch {
-		case errors.Is(err, transport.ErrEmptyRemoteRepository):
-			r.log.Info("remote is empty; starting the branch", "branch", r.opts.Branch)
-			if err := os.RemoveAll(tmp); err != nil {
-				return fmt.Errorf("create repository: %w", err)
-			}
-			if err := initBare(tmp, r.branch); err != nil {
-				return err
-			}
-		case err != nil:
-			return fmt.Errorf("clone %s (branch %s): %w", redactURL(r.opts.Remote), r.opts.Branch, err)
-		}
-	} else {
-		if err := initBare(tmp, r.branch); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("create repository: %w", err)
-	}
-	return r.configure()
-}
-
-func initBare(path string, branch plumbing.ReferenceName) error {
-	_, err := git.PlainInitWithOptions(path, &git.PlainInitOptions{
-		Bare:        true,
-		InitOptions: git.InitOptions{DefaultBranch: branch},
-	})
-	if err != nil {
-		return fmt.Errorf("init repository: %w", err)
-	}
-	return nil
-}
-
-// configure records the remote in the repository's config, so that git
-// commands run by a person on the clone see what spano sees.
-func (r *Repo) configure() error {
-	st := r.newStorage()
-	defer st.Close()
-	cfg, err := st.Config()
-	if err != nil {
-		return fmt.Errorf("read repository config: %w", err)
-	}
-	if !cfg.Core.IsBare {
-		return fmt.Errorf("repository %s is not bare", r.opts.Path)
-	}
-	if r.opts.Remote == "" {
-		return nil
-	}
-	want := &gitconfig.RemoteConfig{
-		Name:  "origin",
-		URLs:  []string{r.opts.Remote},
-		Fetch: []gitconfig.RefSpec{gitconfig.RefSpec("+" + r.branch.String() + ":" + r.track.String())},
-	}
-	if old, ok := cfg.Remotes["origin"]; ok && len(old.URLs) == 1 && old.URLs[0] == r.opts.Remote {
-		return nil
-	}
-	cfg.Remotes["origin"] = want
-	if err := st.SetConfig(cfg); err != nil {
-		return fmt.Errorf("write repository config: %w", err)
-	}
-	return nil
-}
-
-// Commit writes c's blobs into the object store and has the writer commit
-// them. In sync mode it returns after the push that carried the commit;
-// when that push failed it returns the Result with an error wrapping
-// ErrPushFailed.
-func (r *Repo) Commit(ctx context.Context, c Change) (Result, error) {
-	if r.opts.ReadOnly {
-		return Result{}, errors.New("commit: repository opened read-only")
-	}
-	if len(c.Add) == 0 && len(c.Delete) == 0 {
-		return Result{}, errors.New("commit: empty change")
-	}
-	for _, p := range append(paths(c.Add), c.Delete...) {
-		if !validPath(p) {
-			return Result{}, fmt.Errorf("commit %q: %w", p, ErrBadPath)
-		}
-	}
-	// A duplicate needs no blobs: ask the writer first, cheaply.
-	if len(c.Add) > 0 {
-		if res, ok, err := r.duplicate(ctx, c.Add[0].Path); err != nil || ok {
-			return res, err
-		}
-	}
-	// Blobs are written here, on the caller's goroutine, so that a large
-	// upload does not hold up the writer. The object store is
-	// content-addressed and a loose object appears by rename, so writing
-	// the same blob twice at once is harmless.
-	edits := make([]edit, 0, len(c.Add)+len(c.Delete))
-	for _, b := range c.Add {
-		h, err := r.writeBlob(ctx, b.File)
-		if err != nil {
-			return Result{}, fmt.Errorf("commit %s: %w", b.Path, err)
-		}
-		edits = append(edits, edit{path: b.Path, blob: h, mode: filemode.Regular})
-	}
-	for _, p := range c.Delete {
-		edits = append(edits, edit{path: p})
-	}
-
-	type reply struct {
-		res  Result
-		wait <-chan outcome
-		err  error
-	}
-	ch := make(chan reply, 1)
-	err := r.do(ctx, func(w *writer) {
-		res, wait, err := w.commit(edits, c.Message)
-		ch <- reply{res, wait, err}
-	})
-	if err != nil {
-		return Result{}, err
-	}
-	select {
-	case rep := <-ch:
-		if rep.err != nil {
-			return Result{}, fmt.Errorf("commit: %w", rep.err)
-		}
-		return wait(ctx, rep.res, rep.wait)
-	case <-ctx.Done():
-		return Result{}, ctx.Err()
-	}
-}
-
-func paths(bs []Blob) []string {
-	out := make([]string, len(bs))
-	for i, b := range bs {
-		out[i] = b.Path
-	}
-	return out
-}
-
-// Duplicate reports whether path is already on the branch, with the
-// Result an upload of it gets (Duplicate set), without writing anything.
-// In sync mode, when the commit that added it is not pushed yet, it waits
-// for that push, and fails with ErrPushFailed as Commit does.
-func (r *Repo) Duplicate(ctx context.Context, path string) (Result, bool, error) {
-	if !validPath(path) {
-		return Result{}, false, fmt.Errorf("duplicate %q: %w", path, ErrBadPath)
-	}
-	return r.duplicate(ctx, path)
-}
-
-func (r *Repo) duplicate(ctx context.Context, path string) (Result, bool, error) {
-	type reply struct {
-		res  Result
-		ok   bool
-		wait <-chan outcome
-		err  error
-	}
-	ch := make(chan reply, 1)
-	if err := r.do(ctx, func(w *writer) {
-		res, ok, wait, err := w.duplicate(path)
-		ch <- reply{res, ok, wait, err}
-	}); err != nil {
-		return Result{}, false, err
-	}
-	select {
-	case rep := <-ch:
-		if rep.err != nil || !rep.ok {
-			return rep.res, rep.ok, rep.err
-		}
-		res, err := wait(ctx, rep.res, rep.wait)
-		return res, true, err
-	case <-ctx.Done():
-		return Result{}, false, ctx.Err()
-	}
-}
-
-// wait blocks, in sync mode, until the push carrying res's commit ended.
-// The pushed commit's hash differs from the local one when the commit was
-// re-applied onto a moved remote.
-func wait(ctx context.Context, res Result, ch <-chan outcome) (Result, error) {
-	if ch == nil {
-		return res, nil
-	}
-	select {
-	case o := <-ch:
-		res.Commit = o.hash.String()
-		if o.err != nil {
-			return res, fmt.Errorf("commit %.12s: %w", res.Commit, o.err)
-		}
-		res.Pushed = true
-		return res, nil
-	case <-ctx.Done():
-		return res, ctx.Err()
-	}
-}
-
-// do runs f on the writer goroutine.
-func (r *Repo) do(ctx context.Context, f func(*writer)) error {
-	select {
-	case <-r.closed:
-		return ErrClosed
-	default:
-	}
-	select {
-	case r.ops <- f:
-		return nil
-	case <-r.closed:
-		return ErrClosed
-	case <-r.stopped:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// internal runs f on the writer goroutine for the pusher, which keeps
-// working after Close until the final push is done.
-func (r *Repo) internal(ctx context.Context, f func(*writer)) error {
-	select {
-	case r.ops <- f:
-		return nil
-	case <-r.stopped:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Head returns the branch head, "" for a branch without commits.
-func (r *Repo) Head(ctx context.Context) (string, error) {
-	ch := make(chan plumbing.Hash, 1)
-	if err := r.do(ctx, func(w *writer) { ch <- w.head }); err != nil {
-		return "", err
-	}
-	select {
-	case h := <-ch:
-		if h.IsZero() {
-			return "", nil
-		}
-		return h.String(), nil
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-}
-
-// Pending returns the number of commits on the branch that the remote
-// does not have yet: 0 when push is off. It never blocks, so metrics can
-// read it while the writer is busy.
-func (r *Repo) Pending() int { return int(r.pending.Load()) }
-
-// Healthy returns nil when the writer answers and the branch can be read.
-func (r *Repo) Healthy(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	ch := make(chan error, 1)
-	if err := r.do(ctx, func(w *writer) { ch <- w.check() }); err != nil {
-		return fmt.Errorf("repository writer: %w", err)
-	}
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("repository writer: %w", ctx.Err())
-	}
 }
 
 // Close stops taking new work, lets the writer finish what it has, and

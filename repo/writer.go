@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 // writer is the only code that moves the branch and the remote-tracking
@@ -144,16 +145,19 @@ func commitInfo(st *storage, c *object.Commit) (CommitInfo, error) {
 func (w *writer) run() {
 	defer close(w.r.stopped)
 	defer w.st.Close()
+	w.r.writerID.Store(goroutineID())
 	w.r.pending.Store(int64(len(w.chain)))
 	for {
 		select {
 		case f := <-w.r.ops:
 			f(w)
-			// Every change of the chain happens in an op: commit, pushed, re-apply.
-			w.r.pending.Store(int64(len(w.chain)))
+		case req := <-w.r.commits:
+			w.commitGroup(w.group(req))
 		case <-w.r.quit:
 			return
 		}
+		// Every change of the chain happens here: commit, pushed, re-apply.
+		w.r.pending.Store(int64(len(w.chain)))
 	}
 }
 
@@ -210,70 +214,173 @@ func (w *writer) wait(seq uint64, h plumbing.Hash) <-chan outcome {
 	return ch
 }
 
-// commit applies edits to the branch head in one commit. A change whose
-// first edit adds a path that is already there, or that changes nothing,
-// is a duplicate.
-func (w *writer) commit(edits []edit, msg Message) (Result, <-chan outcome, error) {
-	if len(edits) > 0 && !edits[0].delete() {
-		if res, dup, wait, err := w.duplicate(edits[0].path); err != nil || dup {
-			return res, wait, err
+// A commitReq is one Change on its way to the writer, its blobs written.
+type commitReq struct {
+	edits []edit
+	msg   Message
+	reply chan commitReply // buffered: the writer never blocks on it
+}
+
+type commitReply struct {
+	res  Result
+	dup  bool // Duplicate only
+	wait <-chan outcome
+	err  error
+}
+
+// maxGroup bounds how many commits one group holds, so that one round of
+// syncs never grows without end under a flood.
+const maxGroup = 256
+
+// group takes first and every commit already waiting behind it.
+func (w *writer) group(first *commitReq) []*commitReq {
+	reqs := []*commitReq{first}
+	for len(reqs) < maxGroup {
+		select {
+		case req := <-w.r.commits:
+			reqs = append(reqs, req)
+		default:
+			return reqs
+		}
+	}
+	return reqs
+}
+
+// made is a commit of a group, written but not yet on the branch.
+type made struct {
+	req  *commitReq
+	hash plumbing.Hash
+	info CommitInfo
+}
+
+// commitGroup makes one commit per request, each on top of the one
+// before, then syncs all their objects and moves the branch once. A
+// request that fails (its path taken, a delete of a missing file) is
+// answered alone; a failure to sync or move the branch fails the whole
+// group, and the branch stays where it was.
+func (w *writer) commitGroup(reqs []*commitReq) {
+	start := w.head
+	rec := &recorder{EncodedObjectStorer: w.st}
+	var group []made
+	var later []*commitReq // duplicates of a file added earlier in the group
+	added := map[string]bool{}
+	for _, req := range reqs {
+		if first := req.edits[0]; !first.delete() && added[first.path] {
+			later = append(later, req)
+			continue
+		}
+		m, dup, err := w.commitOne(rec, req)
+		switch {
+		case err != nil:
+			req.reply <- commitReply{err: err}
+		case dup != nil:
+			req.reply <- *dup
+		default:
+			group = append(group, m)
+			for _, p := range m.info.Added {
+				added[p] = true
+			}
+		}
+	}
+	if len(group) > 0 {
+		err := syncObjects(w.r.opts.Syncer, w.r.opts.Path, rec.written)
+		if err == nil {
+			err = w.setBranch(w.head, start)
+		}
+		if err != nil {
+			w.head = start
+			for _, m := range group {
+				m.req.reply <- commitReply{err: err}
+			}
+			group = nil
+		}
+	}
+	w.committed(group)
+	for _, req := range later {
+		res, dup, wait, err := w.duplicate(req.edits[0].path)
+		req.reply <- commitReply{res: res, dup: dup, wait: wait, err: err}
+	}
+}
+
+// commitOne writes req's trees and commit on top of w.head and advances
+// w.head (not the branch). A change whose first edit adds a path that is
+// already there, or that changes nothing, is a duplicate: its reply is
+// returned instead.
+func (w *writer) commitOne(rec *recorder, req *commitReq) (made, *commitReply, error) {
+	if first := req.edits[0]; !first.delete() {
+		if res, dup, wait, err := w.duplicate(first.path); err != nil || dup {
+			return made{}, &commitReply{res: res, dup: dup, wait: wait}, err
 		}
 	}
 	root, err := w.headTree()
 	if err != nil {
-		return Result{}, nil, err
+		return made{}, nil, err
 	}
-	tree, err := applyEdits(w.st, root, edits, editOptions{})
+	tree, err := applyEdits(rec, root, req.edits, editOptions{})
 	if err != nil {
-		return Result{}, nil, err
+		return made{}, nil, err
 	}
 	if tree == root {
-		return Result{Commit: w.head.String(), Duplicate: true, Pushed: w.r.opts.Push != PushOff && len(w.chain) == 0}, nil, nil
+		res := Result{Commit: w.head.String(), Duplicate: true, Pushed: w.r.opts.Push != PushOff && len(w.chain) == 0}
+		return made{}, &commitReply{res: res}, nil
 	}
 	sig := object.Signature{Name: w.r.opts.AuthorName, Email: w.r.opts.AuthorEmail, When: w.r.opts.Now().Truncate(time.Second)}
 	var parents []plumbing.Hash
 	if !w.head.IsZero() {
 		parents = []plumbing.Hash{w.head}
 	}
-	h, err := writeCommit(w.st, &object.Commit{
-		Author: sig, Committer: sig, Message: msg.String(), TreeHash: tree, ParentHashes: parents,
+	h, err := writeCommit(rec, &object.Commit{
+		Author: sig, Committer: sig, Message: req.msg.String(), TreeHash: tree, ParentHashes: parents,
 	})
 	if err != nil {
-		return Result{}, nil, err
+		return made{}, nil, err
 	}
-	if err := w.moveBranch(h); err != nil {
-		return Result{}, nil, err
+	w.head = h
+	info := CommitInfo{Hash: h.String(), Message: req.msg, Time: sig.When}
+	info.Added, info.Deleted = splitEdits(req.edits)
+	return made{req: req, hash: h, info: info}, nil, nil
+}
+
+// committed records the group's commits, now on the branch and durable:
+// the push queue, one notice for the group, the replies, one kick.
+func (w *writer) committed(group []made) {
+	if len(group) == 0 {
+		return
 	}
-	if w.sinceGC++; w.r.gc != nil && w.sinceGC >= w.r.opts.GCEvery {
+	if w.sinceGC += len(group); w.r.gc != nil && w.sinceGC >= w.r.opts.GCEvery {
 		w.sinceGC = 0
 		w.r.gc.run()
 	}
-	res := Result{Commit: h.String()}
-	info := CommitInfo{Hash: h.String(), Message: msg, Time: sig.When}
-	info.Added, info.Deleted = splitEdits(edits)
-	if w.r.pusher == nil {
-		w.notify(info)
-		return res, nil, nil
+	infos := make([]CommitInfo, len(group))
+	waits := make([]<-chan outcome, len(group))
+	for i, m := range group {
+		infos[i] = m.info
+		if w.r.pusher == nil {
+			continue
+		}
+		w.seq++
+		for _, p := range m.info.Deleted {
+			delete(w.added, p)
+		}
+		for _, p := range m.info.Added {
+			w.added[p] = w.seq
+		}
+		w.chain = append(w.chain, unpushed{seq: w.seq, hash: m.hash, info: m.info})
+		if w.syncMode() {
+			waits[i] = w.wait(w.seq, m.hash)
+		}
 	}
-
-	w.seq++
-	for _, p := range info.Deleted {
-		delete(w.added, p)
+	w.r.pending.Store(int64(len(w.chain))) // before any caller hears of its commit
+	w.notify(Notice{Kind: NoticeCommitted, Commits: infos})
+	for i, m := range group {
+		m.req.reply <- commitReply{res: Result{Commit: m.hash.String()}, wait: waits[i]}
 	}
-	for _, p := range info.Added {
-		w.added[p] = w.seq
+	if w.r.pusher != nil {
+		w.r.pusher.kick(w.syncMode())
 	}
-	w.chain = append(w.chain, unpushed{seq: w.seq, hash: h, info: info})
-	w.notify(info)
-	var wait <-chan outcome
-	if w.syncMode() {
-		wait = w.wait(w.seq, h)
-	}
-	w.r.pusher.kick(w.syncMode())
-	return res, wait, nil
 }
 
-func writeCommit(st *storage, c *object.Commit) (plumbing.Hash, error) {
+func writeCommit(st storer.EncodedObjectStorer, c *object.Commit) (plumbing.Hash, error) {
 	obj := st.NewEncodedObject()
 	if err := c.Encode(obj); err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("encode commit: %w", err)
@@ -285,37 +392,44 @@ func writeCommit(st *storage, c *object.Commit) (plumbing.Hash, error) {
 	return h, nil
 }
 
-// moveBranch moves the branch from w.head to h, checking that nobody else
-// moved it meanwhile (a person running git in the clone, say).
-func (w *writer) moveBranch(h plumbing.Hash) error {
-	var old *plumbing.Reference
-	if !w.head.IsZero() {
-		old = plumbing.NewHashReference(w.r.branch, w.head)
-	}
-	if err := w.st.CheckAndSetReference(plumbing.NewHashReference(w.r.branch, h), old); err != nil {
-		return fmt.Errorf("update %s: %w", w.r.branch.Short(), err)
+// setBranch moves the branch from old to h, durably, checking that
+// nobody else moved it meanwhile (a person running git in the clone, say).
+// w.head is already h, or is set to it.
+func (w *writer) setBranch(h, old plumbing.Hash) error {
+	if err := setRef(w.r.opts.Syncer, w.st, w.r.opts.Path, w.r.branch, h, &old); err != nil {
+		return err
 	}
 	w.head = h
 	return nil
 }
 
-func (w *writer) notify(info CommitInfo) {
-	if w.r.opts.Notify != nil {
-		w.r.opts.Notify(Notice{Kind: NoticeCommitted, Commits: []CommitInfo{info}})
+// setTracked moves the remote-tracking ref to h.
+func (w *writer) setTracked(h plumbing.Hash) error {
+	if err := setRef(w.r.opts.Syncer, w.st, w.r.opts.Path, w.r.track, h, nil); err != nil {
+		return err
 	}
+	w.tracked = h
+	return nil
 }
 
-// snapshot tells the pusher what to push.
-func (w *writer) snapshot() (head, tracked plumbing.Hash) { return w.head, w.tracked }
+// notify hands n to Options.Notify, on the writer goroutine; a Notify
+// that calls back into Repo panics (see Repo.notReentrant).
+func (w *writer) notify(n Notice) {
+	if w.r.opts.Notify == nil {
+		return
+	}
+	w.r.notifying.Store(true)
+	defer w.r.notifying.Store(false)
+	w.r.opts.Notify(n)
+}
 
 // pushed records that the remote has head h: the tracking ref moves to h
 // and the callers waiting for commits up to h are answered. It returns
 // the commits that went out.
 func (w *writer) pushed(h plumbing.Hash) ([]CommitInfo, error) {
-	if err := w.st.SetReference(plumbing.NewHashReference(w.r.track, h)); err != nil {
-		return nil, fmt.Errorf("update %s: %w", w.r.track.Short(), err)
+	if err := w.setTracked(h); err != nil {
+		return nil, err
 	}
-	w.tracked = h
 	n := -1
 	for i, u := range w.chain {
 		if u.hash == h {
@@ -369,81 +483,6 @@ func (w *writer) pushFailed(err error) []CommitInfo {
 		}
 	}
 	return first
-}
-
-// reapply re-applies the unpushed commits onto onto, the remote's new
-// head: each commit's tree edits (against its parent) are applied to the
-// new base, keeping message and author; the committer is spano, now. A
-// commit whose edits are already on the remote is dropped. The branch
-// and the tracking ref then point at the new line. This is a rebase
-// without a worktree: spano's commits only add and remove files at
-// content-addressed paths, so they cannot conflict with anyone's content.
-func (w *writer) reapply(onto plumbing.Hash) (plumbing.Hash, error) {
-	base := onto
-	baseCommit, err := object.GetCommit(w.st, onto)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("read fetched head %s: %w", onto, err)
-	}
-	baseTree := baseCommit.TreeHash
-	mapping := map[plumbing.Hash]plumbing.Hash{}
-	var chain []unpushed
-	now := w.r.opts.Now().Truncate(time.Second)
-	for _, u := range w.chain {
-		c, err := object.GetCommit(w.st, u.hash)
-		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("read commit %s: %w", u.hash, err)
-		}
-		before, err := parentTree(w.st, c)
-		if err != nil {
-			return plumbing.ZeroHash, err
-		}
-		edits, err := diffTrees(w.st, before, c.TreeHash)
-		if err != nil {
-			return plumbing.ZeroHash, err
-		}
-		var conflicts []string
-		tree, err := applyEdits(w.st, baseTree, edits, editOptions{lenient: true, conflicts: &conflicts})
-		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("re-apply %s: %w", u.hash, err)
-		}
-		for _, p := range conflicts {
-			w.r.log.Error("re-apply: path on the remote holds other bytes; kept the remote's", "path", p, "commit", u.hash.String())
-		}
-		if tree == baseTree {
-			mapping[u.hash] = base // already on the remote
-			continue
-		}
-		committer := object.Signature{Name: w.r.opts.AuthorName, Email: w.r.opts.AuthorEmail, When: now}
-		h, err := writeCommit(w.st, &object.Commit{
-			Author: c.Author, Committer: committer, Message: c.Message,
-			TreeHash: tree, ParentHashes: []plumbing.Hash{base},
-		})
-		if err != nil {
-			return plumbing.ZeroHash, err
-		}
-		mapping[u.hash] = h
-		u.hash = h
-		u.info.Hash = h.String()
-		chain = append(chain, u)
-		base, baseTree = h, tree
-	}
-	if err := w.moveBranch(base); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	// Tracking moves after the branch: if spano dies in between, the next
-	// start sees the fetched commits as unpushed, and re-applying them is
-	// a no-op. The other order would lose the way back.
-	if err := w.st.SetReference(plumbing.NewHashReference(w.r.track, onto)); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("update %s: %w", w.r.track.Short(), err)
-	}
-	w.tracked = onto
-	w.chain = chain
-	for i := range w.waiters {
-		if h, ok := mapping[w.waiters[i].hash]; ok {
-			w.waiters[i].hash = h
-		}
-	}
-	return base, nil
 }
 
 // check is the health check: the branch can be read.

@@ -1,0 +1,300 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"spano/internal/gittest"
+	"spano/internal/safebuf"
+)
+
+// syncLog is a Syncer that records every call, in order, and can hold the
+// writer inside a sync until released, so that commits queue behind it.
+type syncLog struct {
+	mu    sync.Mutex
+	calls []string // "file PATH" or "dir PATH", relative to the repository
+	repo  string
+	// hold, when set, is waited on by the next SyncDir of refs/heads: the
+	// writer is then busy, between a group's syncs and its answers.
+	hold chan struct{}
+	held chan struct{} // closed when a sync is being held
+}
+
+func (s *syncLog) record(kind, path string) {
+	rel, err := filepath.Rel(s.repo, path)
+	if err != nil {
+		rel = path
+	}
+	s.mu.Lock()
+	s.calls = append(s.calls, kind+" "+filepath.ToSlash(rel))
+	hold := s.hold
+	if kind == "dir" && filepath.ToSlash(rel) == "refs/heads" && hold != nil {
+		s.hold = nil
+	} else {
+		hold = nil
+	}
+	s.mu.Unlock()
+	if hold != nil {
+		close(s.held)
+		<-hold
+	}
+}
+
+func (s *syncLog) SyncFile(path string) error { s.record("file", path); return syncPath(path) }
+func (s *syncLog) SyncDir(path string) error  { s.record("dir", path); return syncPath(path) }
+
+func (s *syncLog) snapshot() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.calls...)
+}
+
+func (s *syncLog) reset() {
+	s.mu.Lock()
+	s.calls = nil
+	s.mu.Unlock()
+}
+
+func indexOf(calls []string, want string) int {
+	for i, c := range calls {
+		if c == want {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestCommitIsDurableInOrder: before Commit returns, the blob is synced
+// (as its temp file, before the rename) and then its folder; then every
+// tree and the commit, then their folders and objects/; then the ref's
+// lock file, renamed over the ref, and last refs/heads. A crash at any
+// point leaves a ref that names only objects already on disk.
+func TestCommitIsDurableInOrder(t *testing.T) {
+	for _, mode := range []PushMode{PushOff, PushAsync, PushSync} {
+		t.Run(string(mode), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "clone.git")
+			s := &syncLog{repo: path}
+			opts := Options{Path: path, Syncer: s, Push: mode}
+			if mode != PushOff {
+				opts.Remote = gittest.NewRemote(t, nil)
+			}
+			r := open(t, opts)
+			s.reset()
+			file, p := media(t, 5000)
+			res, err := r.Commit(context.Background(), upload(file, p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := s.snapshot() // as they were when Commit returned
+
+			blob := blobOf(t, path, p)
+			blobDir := "dir objects/" + blob[:2]
+			commitFile := "file objects/" + res.Commit[:2] + "/" + res.Commit[2:]
+			if !strings.HasPrefix(calls[0], "file objects/"+tempBlobPrefix) {
+				t.Errorf("first sync = %q, want the blob's temp file", calls[0])
+			}
+			order := []string{blobDir, commitFile, "dir objects/" + res.Commit[:2], "dir objects",
+				"file refs/heads/main.lock", "dir refs/heads"}
+			last := -1
+			for _, want := range order {
+				i := indexOf(calls[last+1:], want)
+				if i < 0 {
+					t.Fatalf("sync %q missing or out of order in %q", want, calls)
+				}
+				last += 1 + i
+			}
+			for _, c := range calls[last+1:] {
+				// In sync mode the push, after the commit was durable,
+				// moves the remote-tracking ref.
+				if !strings.HasPrefix(c, "file refs/remotes/") && !strings.HasPrefix(c, "dir refs/remotes/") {
+					t.Errorf("sync after the branch's folder: %q", c)
+				}
+			}
+			// Every tree of the commit was synced before the ref.
+			ref := indexOf(calls, "file refs/heads/main.lock")
+			for _, tree := range strings.Fields(gittest.Git(t, path, "log", "-1", "--format=%T", "main")) {
+				if i := indexOf(calls, "file objects/"+tree[:2]+"/"+tree[2:]); i < 0 || i > ref {
+					t.Errorf("root tree %s synced at %d, ref at %d", tree, i, ref)
+				}
+			}
+			if got := gittest.Git(t, path, "cat-file", "-t", res.Commit); got != "commit" {
+				t.Errorf("cat-file -t = %q", got)
+			}
+		})
+	}
+}
+
+// TestGroupCommit: 32 uploads arriving while the writer is busy are
+// committed as a chain of 32 commits, each with its own trailers, with
+// one update of the ref for all of them; one change among them that
+// cannot be made (its path holds other bytes) fails alone.
+func TestGroupCommit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "clone.git")
+	s := &syncLog{repo: path}
+	r := open(t, Options{Path: path, Syncer: s})
+	ctx := context.Background()
+
+	// A first commit, held inside its ref sync: the writer is busy.
+	s.mu.Lock()
+	s.hold, s.held = make(chan struct{}), make(chan struct{})
+	release := s.hold
+	s.mu.Unlock()
+	file, p := media(t, 100)
+	first := make(chan error, 1)
+	go func() {
+		_, err := r.Commit(ctx, upload(file, p))
+		first <- err
+	}()
+	<-s.held
+
+	// A file whose path will hold other bytes when its change comes up.
+	taken, takenPath := media(t, 200)
+	other, _ := media(t, 300)
+	const n = 32
+	type outcome struct {
+		res Result
+		err error
+	}
+	results := make([]outcome, n+1)
+	var wg sync.WaitGroup
+	var paths []string
+	for i := range n {
+		file, p := media(t, 1000+i)
+		paths = append(paths, p)
+		c := upload(file, p)
+		c.Message.Trailers = append(c.Message.Trailers, Trailer{"Media-Filename", fmt.Sprintf("photo-%d.jpg", i)})
+		if i == n/2 {
+			// The conflicting change sits in the middle of the group.
+			c = Change{Add: []Blob{{Path: "media/x.jpg", File: other}, {Path: takenPath, File: other}},
+				Message: Message{Subject: "conflict"}}
+			paths[i] = ""
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.Commit(ctx, upload(taken, takenPath)) // the bytes that take the path
+			}()
+			time.Sleep(20 * time.Millisecond)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := r.Commit(ctx, c)
+			results[i] = outcome{res, err}
+		}()
+	}
+	// Wait until every change is queued at the writer.
+	time.Sleep(300 * time.Millisecond)
+	s.reset()
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	for i, o := range results[:n] {
+		if i == n/2 {
+			if !errors.Is(o.err, ErrConflict) {
+				t.Errorf("conflicting change: err = %v, want ErrConflict", o.err)
+			}
+			continue
+		}
+		if o.err != nil {
+			t.Errorf("upload %d: %v", i, o.err)
+		}
+	}
+	refUpdates := 0
+	for _, c := range s.snapshot() {
+		if c == "file refs/heads/main.lock" {
+			refUpdates++
+		}
+	}
+	if refUpdates != 1 {
+		t.Errorf("%d ref updates for the queued group, want 1", refUpdates)
+	}
+	// 1 held + 31 uploads + the taker of the path = 33 commits, linear.
+	if got := commitCount(t, path, "main"); got != n+1 {
+		t.Errorf("%d commits on main, want %d", got, n+1)
+	}
+	for i, p := range paths {
+		if p == "" {
+			continue
+		}
+		msg := gittest.Git(t, path, "log", "-1", "--format=%B", results[i].res.Commit)
+		if want := fmt.Sprintf("Media-Filename: photo-%d.jpg", i); !strings.Contains(msg, want) {
+			t.Errorf("commit of upload %d lacks %q:\n%s", i, want, msg)
+		}
+		gittest.Git(t, path, "cat-file", "-e", "main:"+p)
+	}
+	if out := gittest.Git(t, path, "fsck", "--strict"); strings.Contains(out, "error") {
+		t.Errorf("fsck: %s", out)
+	}
+}
+
+// TestNotifyMustNotCallBack: Notify runs on the writer; a call from it
+// back into Repo panics with a message instead of deadlocking.
+func TestNotifyMustNotCallBack(t *testing.T) {
+	var r *Repo
+	got := make(chan any, 1)
+	r = open(t, Options{Notify: func(n Notice) {
+		defer func() { got <- recover() }()
+		r.Head(context.Background())
+	}})
+	file, p := media(t, 100)
+	if _, err := r.Commit(context.Background(), upload(file, p)); err != nil {
+		t.Fatal(err)
+	}
+	if msg, _ := (<-got).(string); !strings.Contains(msg, "Notify called back") {
+		t.Errorf("recovered %q, want the re-entrance panic", msg)
+	}
+	// Other goroutines still use the repository while no notice runs.
+	if _, err := r.Head(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNewRepositoryIsBareToGit: git itself takes spano's new clone for a
+// bare repository (it needs core.repositoryformatversion, which go-git's
+// init leaves out).
+func TestNewRepositoryIsBareToGit(t *testing.T) {
+	r := open(t, Options{})
+	if got := gittest.Git(t, r.opts.Path, "rev-parse", "--is-bare-repository"); got != "true" {
+		t.Errorf("rev-parse --is-bare-repository = %q, want true", got)
+	}
+	if got := gittest.Git(t, r.opts.Path, "config", "core.repositoryformatversion"); got != "0" {
+		t.Errorf("core.repositoryformatversion = %q, want 0", got)
+	}
+}
+
+// TestHousekeepingWithRelativePath: with a relative repository path (the
+// embedded default's ./spano-data/site.git) git gc still finds the clone.
+func TestHousekeepingWithRelativePath(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	var logs safebuf.Buffer
+	r := open(t, Options{Path: "./spano-data/site.git", GCEvery: 1, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	dueForGC(t, filepath.Join(dir, "spano-data", "site.git"))
+	file, p := media(t, 100)
+	if _, err := r.Commit(context.Background(), upload(file, p)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); r.gc.running.Load() || r.gc.gen.Load() < 1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("gc did not pack the clone; log:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if strings.Contains(logs.String(), "git gc failed") {
+		t.Errorf("gc failed:\n%s", logs.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "spano-data", "site.git", "objects", "pack")); err != nil {
+		t.Error(err)
+	}
+}
