@@ -10,8 +10,8 @@ package config
 
 import (
 	"fmt"
-	"log/slog"
 	"net"
+	"spano/hashstore"
 	"strings"
 	"time"
 )
@@ -30,6 +30,9 @@ type Config struct {
 	Thumbnails ThumbnailsConfig `yaml:"thumbnails"`
 	Auth       AuthConfig       `yaml:"auth"`
 	CORS       CORSConfig       `yaml:"cors"`
+	Storage    StorageConfig    `yaml:"storage"`
+	Video      VideoConfig      `yaml:"video"`
+	UI         UIConfig         `yaml:"ui"`
 	Hooks      []HookConfig     `yaml:"hooks"`
 	Log        LogConfig        `yaml:"log"`
 }
@@ -37,7 +40,12 @@ type Config struct {
 // SiteConfig describes the static site the media is published with.
 type SiteConfig struct {
 	URL       string `yaml:"url"`       // where the site is published, no trailing slash
-	Generator string `yaml:"generator"` // GeneratorJekyll or GeneratorHugo; picks the default media.dir
+	Generator string `yaml:"generator"` // GeneratorJekyll or GeneratorHugo; picks the default media.dir and data_dir
+	// DataDir is the site's data folder; records go to DataDir/spano/….
+	DataDir     string   `yaml:"data_dir"`
+	Records     bool     `yaml:"records"`      // write a record per upload
+	CheckLive   bool     `yaml:"check_live"`   // poll each pushed URL until the site serves it
+	LiveTimeout Duration `yaml:"live_timeout"` // stop polling after this
 }
 
 // Site generators known to spano. They differ only in where media lives in
@@ -60,6 +68,7 @@ type RepoConfig struct {
 	SSHKnownHosts string   `yaml:"ssh_known_hosts"`
 	AuthorName    string   `yaml:"author_name"`
 	AuthorEmail   string   `yaml:"author_email"`
+	MaxFileSize   Size     `yaml:"max_file_size"` // never commit a file this big: offload it, or refuse it
 }
 
 // PushMode says when commits reach the remote.
@@ -104,9 +113,57 @@ type MediaConfig struct {
 
 // ThumbnailsConfig controls thumbnail generation and image safety limits.
 type ThumbnailsConfig struct {
-	Widths    []int `yaml:"widths"` // empty: no thumbnails
-	Quality   int   `yaml:"quality"`
-	MaxPixels int64 `yaml:"max_pixels"`
+	Widths    []int    `yaml:"widths"`  // empty: no thumbnails
+	Formats   []string `yaml:"formats"` // FormatSame, FormatWebP, FormatAVIF
+	Quality   int      `yaml:"quality"`
+	MaxPixels int64    `yaml:"max_pixels"`
+}
+
+// Thumbnail formats. Same is JPEG for opaque photos and PNG for images
+// with alpha or lossless ones.
+const (
+	FormatSame = "same"
+	FormatWebP = "webp"
+	FormatAVIF = "avif"
+)
+
+// StorageConfig keeps big media outside git, in S3-compatible object
+// storage.
+type StorageConfig struct {
+	S3      S3Config      `yaml:"s3"`
+	Offload OffloadConfig `yaml:"offload"`
+}
+
+// S3Config is the bucket. An empty Endpoint means no object storage.
+type S3Config struct {
+	Endpoint  string `yaml:"endpoint"`
+	Region    string `yaml:"region"`
+	Bucket    string `yaml:"bucket"`
+	Prefix    string `yaml:"prefix"` // object key: <prefix>/ab/cd/<64 hex>.<ext>
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
+	PublicURL string `yaml:"public_url"` // the public URL of <prefix>/
+}
+
+// Enabled reports whether object storage is configured.
+func (s S3Config) Enabled() bool { return s.Endpoint != "" }
+
+// OffloadConfig selects the files that go to the bucket: at least
+// MinSize, or of one of Types ("video/*" wildcards allowed).
+type OffloadConfig struct {
+	MinSize Size     `yaml:"min_size"`
+	Types   []string `yaml:"types"`
+}
+
+// VideoConfig is how videos are looked at.
+type VideoConfig struct {
+	FFmpeg string `yaml:"ffmpeg"` // for poster frames; "" = none
+}
+
+// UIConfig is the owner's media library page.
+type UIConfig struct {
+	Enabled bool   `yaml:"enabled"`
+	Path    string `yaml:"path"`
 }
 
 // AuthConfig says how tokens are verified.
@@ -144,56 +201,16 @@ type HookConfig struct {
 	Timeout Duration `yaml:"timeout"`
 }
 
-// Hook events, in the order they happen to an upload.
-const (
-	EventUpload     = "upload" // before the commit; the hook may veto
-	EventStored     = "stored"
-	EventPushed     = "pushed"
-	EventPushFailed = "push_failed"
-	EventDeleted    = "deleted"
-)
-
-// Events lists the hook events in the order they happen.
-func Events() []string {
-	return []string{EventUpload, EventStored, EventPushed, EventPushFailed, EventDeleted}
-}
-
-// Default hook timeouts, used when a hook sets none. An upload hook may
-// scan the file, so it gets longer.
-const (
-	DefaultUploadHookTimeout = Duration(30 * time.Second)
-	DefaultHookTimeout       = Duration(10 * time.Second)
-)
-
 // LogConfig sets the operators' log output.
 type LogConfig struct {
 	Format string `yaml:"format"` // "text" or "json"
 	Level  string `yaml:"level"`  // "debug", "info", "warn" or "error"
 }
 
-// SlogLevel is Level for slog.HandlerOptions. Validate has checked Level;
-// anything else reads as info.
-func (l LogConfig) SlogLevel() slog.Level {
-	switch l.Level {
-	case "debug":
-		return slog.LevelDebug
-	case "warn":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	}
-	return slog.LevelInfo
-}
-
-// SupportedTypes lists every media type spano can sniff, store and name.
-// media.types must be a subset; it is also the default.
-func SupportedTypes() []string {
-	return []string{
-		"image/jpeg", "image/png", "image/gif", "image/webp",
-		"video/mp4", "video/quicktime", "video/webm",
-		"audio/mpeg", "audio/mp4", "audio/ogg",
-	}
-}
+// SupportedTypes lists every media type spano can sniff, store and name
+// (hashstore's list). media.types must be a subset; it is also the
+// default.
+func SupportedTypes() []string { return hashstore.SupportedTypes() }
 
 // Default returns the defaults of SPEC.md's listing. It does not validate:
 // base_url, site.url and auth.me have no sensible default and must be set.
@@ -203,13 +220,20 @@ func Default() Config {
 		Listen:       "127.0.0.1:8080",
 		EndpointPath: "/micropub/media",
 		DataDir:      dataDir,
-		Site:         SiteConfig{Generator: GeneratorJekyll},
+		Site: SiteConfig{
+			Generator:   GeneratorJekyll,
+			DataDir:     defaultDataDir(GeneratorJekyll),
+			Records:     true,
+			CheckLive:   true,
+			LiveTimeout: Duration(30 * time.Minute),
+		},
 		Repo: RepoConfig{
 			Path:        defaultRepoPath(dataDir),
 			Branch:      "main",
 			Push:        PushSync,
 			AuthorName:  "spano",
 			AuthorEmail: "spano@localhost",
+			MaxFileSize: 100 * MB,
 		},
 		Media: MediaConfig{
 			Dir:      defaultMediaDir(GeneratorJekyll),
@@ -222,6 +246,7 @@ func Default() Config {
 		},
 		Thumbnails: ThumbnailsConfig{
 			Widths:    []int{320, 640, 1280},
+			Formats:   []string{FormatSame},
 			Quality:   82,
 			MaxPixels: 50_000_000,
 		},
@@ -231,7 +256,13 @@ func Default() Config {
 			DeleteScopes: []string{"delete"},
 			CacheTTL:     Duration(2 * time.Minute),
 		},
-		CORS:  CORSConfig{Origins: []string{"*"}},
+		CORS: CORSConfig{Origins: []string{"*"}},
+		Storage: StorageConfig{
+			S3:      S3Config{Region: "auto", Prefix: "media"},
+			Offload: OffloadConfig{MinSize: 20 * MB, Types: []string{"video/*"}},
+		},
+		Video: VideoConfig{FFmpeg: "ffmpeg"},
+		UI:    UIConfig{Enabled: true, Path: "/"},
 		Hooks: []HookConfig{},
 		Log:   LogConfig{Format: "text", Level: "info"},
 	}
@@ -276,6 +307,14 @@ func defaultRepoPath(dataDir string) string {
 		return "site.git"
 	}
 	return strings.TrimRight(dataDir, "/") + "/site.git"
+}
+
+// defaultDataDir is where each generator reads data files from.
+func defaultDataDir(generator string) string {
+	if generator == GeneratorHugo {
+		return "data"
+	}
+	return "_data"
 }
 
 // defaultMediaDir is where each generator copies static files from.

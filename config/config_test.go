@@ -1,7 +1,6 @@
 package config
 
 import (
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -15,23 +14,30 @@ func TestDefault(t *testing.T) {
 		Listen:       "127.0.0.1:8080",
 		EndpointPath: "/micropub/media",
 		DataDir:      "./spano-data",
-		Site:         SiteConfig{Generator: "jekyll"},
+		Site: SiteConfig{Generator: "jekyll", DataDir: "_data", Records: true, CheckLive: true,
+			LiveTimeout: Duration(30 * time.Minute)},
 		Repo: RepoConfig{
 			Path: "./spano-data/site.git", Branch: "main", Push: PushSync,
-			AuthorName: "spano", AuthorEmail: "spano@localhost",
+			AuthorName: "spano", AuthorEmail: "spano@localhost", MaxFileSize: 100_000_000,
 		},
 		Media: MediaConfig{
 			Dir: "media", URLPath: "/media", Depth: 2, Width: 2, MaxSize: 50_000_000,
-			Types: []string{"image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4",
-				"video/quicktime", "video/webm", "audio/mpeg", "audio/mp4", "audio/ogg"},
+			Types: []string{"audio/mp4", "audio/mpeg", "audio/ogg", "image/gif", "image/jpeg",
+				"image/png", "image/webp", "video/mp4", "video/quicktime", "video/webm"},
 			StripGPS: true,
 		},
-		Thumbnails: ThumbnailsConfig{Widths: []int{320, 640, 1280}, Quality: 82, MaxPixels: 50_000_000},
+		Thumbnails: ThumbnailsConfig{Widths: []int{320, 640, 1280}, Formats: []string{"same"}, Quality: 82, MaxPixels: 50_000_000},
 		Auth: AuthConfig{
 			Discover: true, Scopes: []string{"media", "create"}, DeleteScopes: []string{"delete"},
 			CacheTTL: Duration(2 * time.Minute),
 		},
-		CORS:  CORSConfig{Origins: []string{"*"}},
+		CORS: CORSConfig{Origins: []string{"*"}},
+		Storage: StorageConfig{
+			S3:      S3Config{Region: "auto", Prefix: "media"},
+			Offload: OffloadConfig{MinSize: 20_000_000, Types: []string{"video/*"}},
+		},
+		Video: VideoConfig{FFmpeg: "ffmpeg"},
+		UI:    UIConfig{Enabled: true, Path: "/"},
 		Hooks: []HookConfig{},
 		Log:   LogConfig{Format: "text", Level: "info"},
 	}
@@ -42,15 +48,16 @@ func TestDefault(t *testing.T) {
 
 func TestDefaultDoesNotShareSlices(t *testing.T) {
 	a := Default()
+	first := Default().Media.Types[0]
 	a.Media.Types[0] = "changed"
 	a.Thumbnails.Widths[0] = 1
 	a.Auth.Scopes[0] = "changed"
 	a.CORS.Origins[0] = "changed"
 	b := Default()
-	if b.Media.Types[0] != "image/jpeg" || b.Thumbnails.Widths[0] != 320 || b.Auth.Scopes[0] != "media" || b.CORS.Origins[0] != "*" {
+	if b.Media.Types[0] != first || b.Thumbnails.Widths[0] != 320 || b.Auth.Scopes[0] != "media" || b.CORS.Origins[0] != "*" {
 		t.Errorf("Default() shares slices between calls: %+v", b)
 	}
-	if got := SupportedTypes(); got[0] != "image/jpeg" {
+	if got := SupportedTypes(); got[0] != first {
 		t.Errorf("SupportedTypes() shares its slice: %v", got)
 	}
 }
@@ -112,22 +119,5 @@ func TestSetListen(t *testing.T) {
 	}
 	if got, want := c.BaseURL, "https://media.example.com"; got != want {
 		t.Errorf("base_url changed to %q, want %q", got, want)
-	}
-}
-
-func TestSlogLevel(t *testing.T) {
-	tests := []struct {
-		level string
-		want  slog.Level
-	}{
-		{"debug", slog.LevelDebug},
-		{"info", slog.LevelInfo},
-		{"warn", slog.LevelWarn},
-		{"error", slog.LevelError},
-	}
-	for _, tt := range tests {
-		if got := (LogConfig{Level: tt.level}).SlogLevel(); got != tt.want {
-			t.Errorf("SlogLevel(%q) = %v, want %v", tt.level, got, tt.want)
-		}
 	}
 }

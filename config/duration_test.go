@@ -46,7 +46,7 @@ func TestParseDurationErrors(t *testing.T) {
 }
 
 func TestDurationString(t *testing.T) {
-	for _, d := range []Duration{0, Duration(2 * time.Minute), Duration(1500 * time.Millisecond), DefaultUploadHookTimeout} {
+	for _, d := range []Duration{0, Duration(2 * time.Minute), Duration(1500 * time.Millisecond), Duration(30 * time.Second)} {
 		if got, want := d.String(), time.Duration(d).String(); got != want {
 			t.Errorf("String() = %q, want %q", got, want)
 		}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"slices"
+	"spano/hooks"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -110,25 +110,21 @@ func (c *Config) derive(set map[string]bool) {
 	if !set["media.dir"] {
 		c.Media.Dir = defaultMediaDir(c.Site.Generator)
 	}
+	if !set["site.data_dir"] {
+		c.Site.DataDir = defaultDataDir(c.Site.Generator)
+	}
 	for i := range c.Hooks {
 		if !set[fmt.Sprintf("hooks[%d].timeout", i)] {
-			c.Hooks[i].Timeout = defaultHookTimeout(c.Hooks[i].Events)
+			c.Hooks[i].Timeout = Duration(hooks.DefaultTimeout(c.Hooks[i].Events))
 		}
 	}
+	c.Storage.S3.PublicURL = strings.TrimRight(c.Storage.S3.PublicURL, "/")
 	// URLs are joined with paths that start with "/".
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	c.Site.URL = strings.TrimRight(c.Site.URL, "/")
 	for i := range c.Auth.Tokens {
 		c.Auth.Tokens[i].SHA256 = strings.ToLower(c.Auth.Tokens[i].SHA256)
 	}
-}
-
-// defaultHookTimeout gives a hook that may scan the upload more time.
-func defaultHookTimeout(events []string) Duration {
-	if slices.Contains(events, EventUpload) {
-		return DefaultUploadHookTimeout
-	}
-	return DefaultHookTimeout
 }
 
 // yamlSetter is implemented by types that read themselves from a decoded

@@ -4,6 +4,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"spano/hooks"
 	"strings"
 	"testing"
 
@@ -64,9 +65,9 @@ func TestSampleShowsDefaults(t *testing.T) {
 func TestSampleHooksExampleParses(t *testing.T) {
 	c := mustParse(t, withHooksExample(t, readSample(t)), sampleEnv)
 	want := []HookConfig{
-		{Name: "scan", Events: []string{EventUpload}, Command: []string{"sh", "-c", `exec clamdscan --no-summary --fdpass "$SPANO_FILE"`}, Timeout: DefaultUploadHookTimeout},
-		{Name: "rebuild", Events: []string{EventPushed}, URL: "https://ci.example.com/hooks/spano", Secret: "hook-secret", Timeout: DefaultHookTimeout},
-		{Name: "chat", Events: []string{EventPushed}, Command: []string{"/usr/local/lib/spano/notify-chat"}, Timeout: DefaultHookTimeout},
+		{Name: "scan", Events: []string{hooks.EventUpload}, Command: []string{"sh", "-c", `exec clamdscan --no-summary --fdpass "$SPANO_FILE"`}, Timeout: Duration(hooks.DefaultUploadTimeout)},
+		{Name: "rebuild", Events: []string{hooks.EventPushed}, URL: "https://ci.example.com/hooks/spano", Secret: "hook-secret", Timeout: Duration(hooks.DefaultEventTimeout)},
+		{Name: "chat", Events: []string{hooks.EventPushed}, Command: []string{"/usr/local/lib/spano/notify-chat"}, Timeout: Duration(hooks.DefaultEventTimeout)},
 	}
 	if diff := cmp.Diff(c.Hooks, want); diff != "" {
 		t.Errorf("hooks example (-got +want):\n%s", diff)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"spano/hooks"
 	"strconv"
 	"strings"
 )
@@ -33,6 +34,10 @@ func (c *Config) Validate() error {
 	for i, o := range c.CORS.Origins {
 		checkOrigin(&p, fmt.Sprintf("cors.origins[%d]", i), o)
 	}
+	c.Site.validate(&p)
+	c.Storage.validate(&p, c.Site.Records)
+	checkPath(&p, "video.ffmpeg", c.Video.FFmpeg)
+	c.UI.validate(&p, c.EndpointPath, c.Media)
 	validateHooks(&p, c.Hooks)
 	c.Log.validate(&p)
 	return errors.Join(p...)
@@ -60,6 +65,9 @@ func (r *RepoConfig) validate(p *problems) {
 	}
 	if r.PushDelay < 0 {
 		p.add("repo.push_delay", "must not be negative, got %s", r.PushDelay)
+	}
+	if r.MaxFileSize <= 0 {
+		p.add("repo.max_file_size", "must be more than 0, got %s", r.MaxFileSize)
 	}
 	if r.SSHKey != "" && r.SSHKnownHosts == "" {
 		p.add("repo.ssh_known_hosts", "must be set with repo.ssh_key, so the server's key is checked")
@@ -117,6 +125,84 @@ func (t *ThumbnailsConfig) validate(p *problems) {
 	if t.MaxPixels <= 0 {
 		p.add("thumbnails.max_pixels", "must be more than 0, got %d", t.MaxPixels)
 	}
+	formats := []string{FormatSame, FormatWebP, FormatAVIF}
+	for i, f := range t.Formats {
+		key := fmt.Sprintf("thumbnails.formats[%d]", i)
+		switch {
+		case !slices.Contains(formats, f):
+			p.add(key, "must be one of %s, got %q", strings.Join(formats, ", "), f)
+		case slices.Index(t.Formats, f) < i:
+			p.add(key, "duplicate %q", f)
+		}
+	}
+	if len(t.Widths) > 0 && len(t.Formats) == 0 {
+		p.add("thumbnails.formats", "must list at least one format while thumbnails.widths is set (same is the usual)")
+	}
+}
+
+func (s *SiteConfig) validate(p *problems) {
+	checkRepoDir(p, "site.data_dir", s.DataDir)
+	if s.LiveTimeout < 0 {
+		p.add("site.live_timeout", "must not be negative, got %s", s.LiveTimeout)
+	}
+	if s.CheckLive && s.LiveTimeout == 0 {
+		p.add("site.live_timeout", "must be more than 0 while site.check_live is true")
+	}
+}
+
+func (s *StorageConfig) validate(p *problems, records bool) {
+	c := s.S3
+	if s.Offload.MinSize < 0 {
+		p.add("storage.offload.min_size", "must not be negative, got %s", s.Offload.MinSize)
+	}
+	for i, t := range s.Offload.Types {
+		key := fmt.Sprintf("storage.offload.types[%d]", i)
+		major, minor, ok := strings.Cut(t, "/")
+		if !ok || major == "" || minor == "" || strings.ContainsAny(t, " ,;") || (strings.Contains(minor, "*") && minor != "*") || major == "*" {
+			p.add(key, "must be a media type such as video/mp4 or video/*, got %q", t)
+		}
+	}
+	if !c.Enabled() {
+		return
+	}
+	checkEndpoint(p, "storage.s3.endpoint", c.Endpoint)
+	if c.Bucket == "" {
+		p.add("storage.s3.bucket", "must be set with storage.s3.endpoint")
+	}
+	if c.PublicURL == "" {
+		p.add("storage.s3.public_url", "must be set with storage.s3.endpoint: it is where offloaded files are published")
+	} else {
+		checkBaseURL(p, "storage.s3.public_url", c.PublicURL)
+	}
+	if c.AccessKey == "" || c.SecretKey == "" {
+		p.add("storage.s3.access_key", "must be set, with storage.s3.secret_key, when storage.s3.endpoint is")
+	}
+	if strings.HasPrefix(c.Prefix, "/") || strings.Contains(c.Prefix, "..") || strings.HasSuffix(c.Prefix, "/") {
+		p.add("storage.s3.prefix", "must be a relative key prefix without a leading or trailing slash, got %q", c.Prefix)
+	}
+	if !records {
+		p.add("site.records", "must be true with storage.s3.endpoint: an offloaded file is in the repository only as its record")
+	}
+}
+
+func (u *UIConfig) validate(p *problems, endpointPath string, media MediaConfig) {
+	if !u.Enabled {
+		return
+	}
+	checkURLPath(p, "ui.path", u.Path)
+	if u.Path == endpointPath {
+		p.add("ui.path", "must not be endpoint_path (%q)", endpointPath)
+	}
+	if media.Serve && u.Path != "/" && (u.Path == media.URLPath || strings.HasPrefix(u.Path, strings.TrimRight(media.URLPath, "/")+"/")) {
+		p.add("ui.path", "must not be under media.url_path (%q) while media.serve is true", media.URLPath)
+	}
+}
+
+// checkPath accepts a program name or path without control characters.
+func checkPath(p *problems, key, s string) {
+	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		p.add(key, "must not hold control characters")
+	}
 }
 
 func (a *AuthConfig) validate(p *problems) {
@@ -153,22 +239,22 @@ func (a *AuthConfig) validate(p *problems) {
 	}
 }
 
-func validateHooks(p *problems, hooks []HookConfig) {
-	for i, h := range hooks {
+func validateHooks(p *problems, list []HookConfig) {
+	for i, h := range list {
 		key := fmt.Sprintf("hooks[%d]", i)
 		if strings.TrimSpace(h.Name) == "" {
 			p.add(key+".name", "must be set")
-		} else if j := slices.IndexFunc(hooks[:i], func(o HookConfig) bool { return o.Name == h.Name }); j >= 0 {
+		} else if j := slices.IndexFunc(list[:i], func(o HookConfig) bool { return o.Name == h.Name }); j >= 0 {
 			p.add(key+".name", "duplicate %q (also hooks[%d])", h.Name, j)
 		}
 		if len(h.Events) == 0 {
-			p.add(key+".events", "must list at least one of %s", strings.Join(Events(), ", "))
+			p.add(key+".events", "must list at least one of %s", strings.Join(hooks.Events(), ", "))
 		}
 		for j, e := range h.Events {
 			ekey := fmt.Sprintf("%s.events[%d]", key, j)
 			switch {
-			case !slices.Contains(Events(), e):
-				p.add(ekey, "unknown event %q (events: %s)", e, strings.Join(Events(), ", "))
+			case !slices.Contains(hooks.Events(), e):
+				p.add(ekey, "unknown event %q (events: %s)", e, strings.Join(hooks.Events(), ", "))
 			case slices.Index(h.Events, e) < j:
 				p.add(ekey, "duplicate %q", e)
 			}

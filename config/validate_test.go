@@ -1,6 +1,7 @@
 package config
 
 import (
+	"spano/hooks"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +18,8 @@ func valid() Config {
 	c.Auth.Me = "https://example.com/"
 	c.Auth.Tokens = []StaticToken{{SHA256: strings.Repeat("ab", 32), Scope: "media"}}
 	c.Hooks = []HookConfig{
-		{Name: "scan", Events: []string{EventUpload}, Command: []string{"clamdscan", "-"}, Timeout: DefaultUploadHookTimeout},
-		{Name: "rebuild", Events: []string{EventPushed}, URL: "https://ci.example.com/hook", Secret: "s", Timeout: DefaultHookTimeout},
+		{Name: "scan", Events: []string{hooks.EventUpload}, Command: []string{"clamdscan", "-"}, Timeout: Duration(hooks.DefaultUploadTimeout)},
+		{Name: "rebuild", Events: []string{hooks.EventPushed}, URL: "https://ci.example.com/hook", Secret: "s", Timeout: Duration(hooks.DefaultEventTimeout)},
 	}
 	return c
 }
@@ -62,7 +63,27 @@ func TestValidate(t *testing.T) {
 		{"endpoint_path trailing slash", func(c *Config) { c.EndpointPath = "/micropub/" }, []string{"endpoint_path"}, "clean path"},
 		{"endpoint_path dotdot", func(c *Config) { c.EndpointPath = "/a/../micropub" }, []string{"endpoint_path"}, "clean path"},
 		{"endpoint_path query", func(c *Config) { c.EndpointPath = "/micropub?x" }, []string{"endpoint_path"}, "query"},
-		{"endpoint_path root", func(c *Config) { c.EndpointPath = "/" }, nil, ""},
+		{"endpoint_path root", func(c *Config) { c.EndpointPath = "/"; c.UI.Enabled = false }, nil, ""},
+		{"endpoint_path root hides the page", func(c *Config) { c.EndpointPath = "/" }, []string{"ui.path"}, "must not be endpoint_path"},
+
+		// site, storage, ui, video
+		{"site.data_dir escapes", func(c *Config) { c.Site.DataDir = "../x" }, []string{"site.data_dir"}, ""},
+		{"site.live_timeout zero", func(c *Config) { c.Site.LiveTimeout = 0 }, []string{"site.live_timeout"}, "more than 0"},
+		{"thumbnails.formats unknown", func(c *Config) { c.Thumbnails.Formats = []string{"same", "jxl"} }, []string{"thumbnails.formats[1]"}, "must be one of"},
+		{"thumbnails.formats duplicate", func(c *Config) { c.Thumbnails.Formats = []string{"webp", "webp"} }, []string{"thumbnails.formats[1]"}, "duplicate"},
+		{"repo.max_file_size zero", func(c *Config) { c.Repo.MaxFileSize = 0 }, []string{"repo.max_file_size"}, "more than 0"},
+		{"offload type bad", func(c *Config) { c.Storage.Offload.Types = []string{"video/*", "*/*", "video"} }, []string{"storage.offload.types[1]", "storage.offload.types[2]"}, "media type"},
+		{"s3 without bucket", func(c *Config) {
+			c.Storage.S3 = S3Config{Endpoint: "https://acc.r2.cloudflarestorage.com", Region: "auto", Prefix: "media", AccessKey: "k", SecretKey: "s", PublicURL: "https://cdn.example.com/media"}
+		}, []string{"storage.s3.bucket"}, "must be set"},
+		{"s3 needs records", func(c *Config) {
+			c.Storage.S3 = S3Config{Endpoint: "https://acc.r2.cloudflarestorage.com", Bucket: "b", Prefix: "media", AccessKey: "k", SecretKey: "s", PublicURL: "https://cdn.example.com/media"}
+			c.Site.Records = false
+		}, []string{"site.records"}, "must be true"},
+		{"s3 http off loopback", func(c *Config) {
+			c.Storage.S3 = S3Config{Endpoint: "http://s3.example.com", Bucket: "b", AccessKey: "k", SecretKey: "s", PublicURL: "https://cdn.example.com/media"}
+		}, []string{"storage.s3.endpoint"}, ""},
+		{"ui.path under served media", func(c *Config) { c.Media.Serve = true; c.UI.Path = "/media/ui" }, []string{"ui.path"}, "media.url_path"},
 		{"data_dir empty", func(c *Config) { c.DataDir = "" }, []string{"data_dir"}, "must be set"},
 
 		// repo
@@ -173,7 +194,7 @@ func TestValidate(t *testing.T) {
 		{"hook events empty", func(c *Config) { c.Hooks[0].Events = nil }, []string{"hooks[0].events"}, "at least one of upload, stored"},
 		{"hook event unknown", func(c *Config) { c.Hooks[1].Events = []string{"pushed", "uploaded"} }, []string{"hooks[1].events[1]"}, `unknown event "uploaded"`},
 		{"hook event duplicate", func(c *Config) { c.Hooks[1].Events = []string{"pushed", "pushed"} }, []string{"hooks[1].events[1]"}, "duplicate"},
-		{"hook all events", func(c *Config) { c.Hooks[1].Events = Events() }, nil, ""},
+		{"hook all events", func(c *Config) { c.Hooks[1].Events = hooks.Events() }, nil, ""},
 		{"hook both", func(c *Config) { c.Hooks[0].URL = "https://x.example.com" }, []string{"hooks[0]"}, "not both"},
 		{"hook neither", func(c *Config) { c.Hooks[1].URL = "" }, []string{"hooks[1]"}, "must set command (an argv list) or url"},
 		{"hook empty argv", func(c *Config) { c.Hooks[0].Command = []string{} }, []string{"hooks[0]"}, "must set command"},

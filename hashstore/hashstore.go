@@ -128,12 +128,12 @@ func New(opts Options) (*Store, error) {
 	allowed := make(map[string]bool)
 	for _, t := range opts.Types {
 		if _, ok := ExtFor(t); !ok {
-			return nil, fmt.Errorf("hashstore: type %q is not supported (supported: %s)", t, strings.Join(supportedTypes(), ", "))
+			return nil, fmt.Errorf("hashstore: type %q is not supported (supported: %s)", t, strings.Join(SupportedTypes(), ", "))
 		}
 		allowed[t] = true
 	}
 	if len(allowed) == 0 {
-		for _, t := range supportedTypes() {
+		for _, t := range SupportedTypes() {
 			allowed[t] = true
 		}
 	}

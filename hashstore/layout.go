@@ -26,6 +26,18 @@ func (s *Store) ThumbnailPath(sha256 string, width int, ext string) string {
 	return s.join(s.shards(sha256) + sha256 + "-" + strconv.Itoa(width) + "w." + ext)
 }
 
+// VariantPath returns the repository path of another rendition beside
+// the original: "media/ab/cd/<sha256>-<name>.<ext>", such as a video's
+// poster ("poster") or the poster's thumbnails ("poster-320w").
+func (s *Store) VariantPath(sha256, name, ext string) string {
+	return s.join(s.shards(sha256) + sha256 + "-" + name + "." + ext)
+}
+
+// Shards returns the shard folders of a hash with a trailing slash
+// ("ab/cd/"), or "" at depth 0: the same folders wherever the layout is
+// used (the media folder, the records, the bucket).
+func (s *Store) Shards(sha256 string) string { return s.shards(sha256) }
+
 // URLPath returns repoPath relative to the media folder ("ab/cd/<sha>.jpg"),
 // the part that follows media.url_path in a published URL. It returns ""
 // for a path outside the media folder.

@@ -47,8 +47,10 @@ func TypeFor(ext string) (string, bool) {
 	return t, ok
 }
 
-// supportedTypes lists the supported MIME types, sorted for messages.
-func supportedTypes() []string {
+// SupportedTypes lists every MIME type spano can sniff, store and name,
+// sorted: the one list, which media.types must be a subset of and whose
+// default it is.
+func SupportedTypes() []string {
 	l := make([]string, 0, len(types))
 	for t := range types {
 		l = append(l, t)

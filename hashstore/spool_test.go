@@ -285,7 +285,7 @@ func TestNew(t *testing.T) {
 		{"depth 0", func(o *Options) { o.Depth, o.Width = 0, 0 }, ""},
 		{"media dir with trailing slash", func(o *Options) { o.MediaDir = "static/media/" }, ""},
 		{"media at the root", func(o *Options) { o.MediaDir = "" }, ""},
-		{"all types listed", func(o *Options) { o.Types = supportedTypes() }, ""},
+		{"all types listed", func(o *Options) { o.Types = SupportedTypes() }, ""},
 		{"no temp dir", func(o *Options) { o.TempDir = "" }, "temp dir"},
 		{"zero max size", func(o *Options) { o.MaxSize = 0 }, "max size"},
 		{"negative max size", func(o *Options) { o.MaxSize = -1 }, "max size"},

@@ -21,6 +21,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
+	"spano/record"
 	"sync"
 	"time"
 
@@ -33,20 +35,41 @@ const (
 	EventStored     = "stored"
 	EventPushed     = "pushed"
 	EventPushFailed = "push_failed"
+	EventPublished  = "published" // the site serves the file (the live check)
 	EventDeleted    = "deleted"
 )
 
+// Events lists the hook events in the order they happen to an upload.
+func Events() []string {
+	return []string{EventUpload, EventStored, EventPushed, EventPushFailed, EventPublished, EventDeleted}
+}
+
 // Defaults applied by New where Hook or Options leave a value zero.
 const (
-	DefaultTimeout     = 30 * time.Second
 	DefaultConcurrency = 4
 	DefaultQueueSize   = 1000
 	DefaultRetries     = 5
 )
 
+// Default timeouts of one hook run. An upload hook may scan the file
+// (a virus scan of a large video), so it gets longer.
+const (
+	DefaultUploadTimeout = 30 * time.Second
+	DefaultEventTimeout  = 10 * time.Second
+)
+
+// DefaultTimeout is the timeout of a hook subscribed to events that sets
+// none: the one owner of that default, for the config file and New alike.
+func DefaultTimeout(events []string) time.Duration {
+	if slices.Contains(events, EventUpload) {
+		return DefaultUploadTimeout
+	}
+	return DefaultEventTimeout
+}
+
 // postEvents are the events Notify accepts; upload goes through Veto.
 var postEvents = map[string]bool{
-	EventStored: true, EventPushed: true, EventPushFailed: true, EventDeleted: true,
+	EventStored: true, EventPushed: true, EventPushFailed: true, EventPublished: true, EventDeleted: true,
 }
 
 // ErrInvalidHook reports a hook definition New refuses; the wrapped message
@@ -61,7 +84,8 @@ type Hook struct {
 	URL     string   // http:// or https:// webhook
 	// Secret signs webhook bodies: X-Spano-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>.
 	Secret string
-	// Timeout bounds one run (one attempt for webhooks); 0 means DefaultTimeout.
+	// Timeout bounds one run (one attempt for webhooks); 0 means
+	// DefaultTimeout(Events).
 	Timeout time.Duration
 }
 
@@ -203,7 +227,7 @@ func New(hooks []Hook, opts Options) (*Runner, error) {
 		hk := &hook{Hook: h, events: make(map[string]bool)}
 		hk.Command = append([]string(nil), h.Command...)
 		if hk.Timeout == 0 {
-			hk.Timeout = DefaultTimeout
+			hk.Timeout = DefaultTimeout(h.Events)
 		}
 		for _, e := range h.Events {
 			hk.events[e] = true
@@ -293,4 +317,14 @@ func defaultBackoff(attempt int) time.Duration {
 		d = min(base<<max(attempt-1, 0), ceiling)
 	}
 	return d/2 + rand.N(d/2+1)
+}
+
+// EventOf is the event name about the upload rec, committed as commit
+// (empty before the commit): the one translation of an upload's record
+// into what hooks receive.
+func EventOf(name string, rec record.Record, commit string, at time.Time) Event {
+	return Event{
+		Event: name, Time: at, URL: rec.URL, SHA256: rec.SHA256, Path: rec.Path,
+		Type: rec.Type, Size: rec.Size, Commit: commit, Filename: rec.Filename, Client: rec.Client,
+	}
 }

@@ -119,8 +119,11 @@ func TestNewAcceptsValidHooks(t *testing.T) {
 			t.Errorf("hook %s has a queue: got %v, want %v", h.Name, got, want)
 		}
 	}
-	if got, want := r.hooks[0].Timeout, DefaultTimeout; got != want {
-		t.Errorf("default timeout: got %v, want %v", got, want)
+	if got, want := r.hooks[0].Timeout, DefaultUploadTimeout; got != want {
+		t.Errorf("default timeout of an upload hook: got %v, want %v", got, want)
+	}
+	if got, want := r.hooks[2].Timeout, DefaultEventTimeout; got != want {
+		t.Errorf("default timeout of an event hook: got %v, want %v", got, want)
 	}
 	if got, want := cap(r.sem), DefaultConcurrency; got != want {
 		t.Errorf("concurrency: got %d, want %d", got, want)

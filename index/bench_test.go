@@ -19,7 +19,7 @@ func BenchmarkLoad(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		x := New(Options{Store: s, MediaDir: "media", RepoPath: bare})
+		x := New(Options{Store: s, MediaDir: "media"})
 		if err := x.Load(context.Background(), r); err != nil {
 			b.Fatal(err)
 		}

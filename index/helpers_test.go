@@ -153,7 +153,7 @@ func load(t testing.TB, s *hashstore.Store, opts repo.Options) (*Index, *repo.Re
 	if opts.Path == "" {
 		opts.Path = filepath.Join(t.TempDir(), "clone.git")
 	}
-	x := New(Options{Store: s, MediaDir: "media", RepoPath: opts.Path})
+	x := New(Options{Store: s, MediaDir: "media"})
 	opts.Notify = x.Apply
 	r := openRepo(t, opts)
 	if err := x.Load(context.Background(), r); err != nil {

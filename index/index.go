@@ -62,10 +62,6 @@ type Options struct {
 	Store *hashstore.Store
 	// MediaDir is media.dir, the folder Load lists ("" for the root).
 	MediaDir string
-	// RepoPath is the repository's folder (repo.path). Load reads its
-	// objects directly, read-only, because that is many times faster
-	// than reading them one at a time through the repository's API.
-	RepoPath string
 	Logger   *slog.Logger // nil: discard
 }
 
@@ -75,7 +71,6 @@ type Options struct {
 type Index struct {
 	store    *hashstore.Store
 	mediaDir string
-	repoPath string
 	log      *slog.Logger
 
 	mu     sync.RWMutex
@@ -108,7 +103,6 @@ func New(opts Options) *Index {
 	return &Index{
 		store:    opts.Store,
 		mediaDir: strings.Trim(opts.MediaDir, "/"),
-		repoPath: opts.RepoPath,
 		log:      log.With("system", "index"),
 		byPath:   map[string]*entry{},
 		bySHA:    map[string]*entry{},

@@ -253,7 +253,7 @@ func TestApplyCommitted(t *testing.T) {
 func TestNoticesBeforeLoad(t *testing.T) {
 	s := newStore(t)
 	path := filepath.Join(t.TempDir(), "clone.git")
-	x := New(Options{Store: s, MediaDir: "media", RepoPath: path})
+	x := New(Options{Store: s, MediaDir: "media"})
 	r := openRepo(t, repo.Options{Path: path, Notify: x.Apply})
 	a, b := newMedia(s, "a", "jpg"), newMedia(s, "b", "jpg")
 	upload(t, r, a, 1, 1)

@@ -85,8 +85,8 @@ func TestRedactURL(t *testing.T) {
 		{"git@github.com:me/site.git", "git@github.com:me/site.git"},
 		{"/srv/site.git", "/srv/site.git"},
 	} {
-		if got := redactURL(tc.in); got != tc.want {
-			t.Errorf("redactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := RedactURL(tc.in); got != tc.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

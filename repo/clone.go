@@ -35,7 +35,7 @@ func (r *Repo) ensure(ctx context.Context) error {
 	defer os.RemoveAll(tmp)
 
 	if r.opts.Remote != "" {
-		r.log.Info("cloning site repository", "remote", redactURL(r.opts.Remote), "branch", r.opts.Branch, "path", path)
+		r.log.Info("cloning site repository", "remote", RedactURL(r.opts.Remote), "branch", r.opts.Branch, "path", path)
 		_, err := git.PlainCloneContext(ctx, tmp, true, &git.CloneOptions{
 			URL:           r.opts.Remote,
 			Auth:          r.auth,
@@ -53,7 +53,7 @@ func (r *Repo) ensure(ctx context.Context) error {
 				return err
 			}
 		case err != nil:
-			return fmt.Errorf("clone %s (branch %s): %w", redactURL(r.opts.Remote), r.opts.Branch, err)
+			return fmt.Errorf("clone %s (branch %s): %w", RedactURL(r.opts.Remote), r.opts.Branch, err)
 		}
 	} else {
 		if err := initBare(tmp, r.branch); err != nil {

@@ -39,9 +39,12 @@ func (r *Repo) Commit(ctx context.Context, c Change) (Result, error) {
 	// the same blob twice at once is harmless.
 	req := &commitReq{msg: c.Message, reply: make(chan commitReply, 1)}
 	for _, b := range c.Add {
-		h, err := r.writeBlob(ctx, b.File)
-		if err != nil {
-			return Result{}, fmt.Errorf("commit %s: %w", b.Path, err)
+		h := plumbing.NewHash(b.Hash)
+		if b.Hash == "" {
+			var err error
+			if h, _, err = r.writeBlob(ctx, b.File, nil); err != nil {
+				return Result{}, fmt.Errorf("commit %s: %w", b.Path, err)
+			}
 		}
 		req.edits = append(req.edits, edit{path: b.Path, blob: h, mode: filemode.Regular})
 	}

@@ -5,7 +5,9 @@ import (
 	"compress/zlib"
 	"context"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -25,24 +27,49 @@ import (
 // level and offer no setting.)
 const objectCompression = zlib.BestSpeed
 
+// StoredBlob is a file written into the object store by WriteBlob: its
+// git object, and the SHA-256 of its bytes read on the way.
+type StoredBlob struct {
+	Hash   string // git blob hash, for Blob.Hash
+	SHA256 string // lowercase hex SHA-256 of the file's bytes
+	Size   int64
+}
+
+// WriteBlob writes file into the object store, durably, ahead of the
+// Commit that names it (as Blob.Hash), and returns the SHA-256 of its
+// bytes too: a caller that changed a file after hashing it learns its
+// new hash from the one read that stores it.
+func (r *Repo) WriteBlob(ctx context.Context, file string) (StoredBlob, error) {
+	if r.opts.ReadOnly {
+		return StoredBlob{}, errors.New("write blob: repository opened read-only")
+	}
+	sum := sha256.New()
+	h, n, err := r.writeBlob(ctx, file, sum)
+	if err != nil {
+		return StoredBlob{}, err
+	}
+	return StoredBlob{Hash: h.String(), SHA256: hex.EncodeToString(sum.Sum(nil)), Size: n}, nil
+}
+
 // writeBlob streams a local file into the object store as a loose object
-// and returns its hash. Memory use does not depend on the file's size.
-// The object appears by rename, so a reader never sees half of it, and
-// two uploads of the same bytes at once are harmless.
-func (r *Repo) writeBlob(ctx context.Context, file string) (plumbing.Hash, error) {
+// and returns its hash, writing the bytes to also too (when not nil).
+// Memory use does not depend on the file's size. The object appears by
+// rename, so a reader never sees half of it, and two uploads of the same
+// bytes at once are harmless.
+func (r *Repo) writeBlob(ctx context.Context, file string, also io.Writer) (plumbing.Hash, int64, error) {
 	src, err := os.Open(file)
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
 	defer src.Close()
 	fi, err := src.Stat()
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
 	objects := filepath.Join(r.opts.Path, "objects")
 	tmp, err := os.CreateTemp(objects, tempBlobPrefix)
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 
@@ -53,7 +80,11 @@ func (r *Repo) writeBlob(ctx context.Context, file string) (plumbing.Hash, error
 	_, err = zw.Write(header)
 	var n int64
 	if err == nil {
-		n, err = io.Copy(io.MultiWriter(zw, hasher), &ctxReader{ctx: ctx, r: src})
+		dst := io.MultiWriter(zw, hasher)
+		if also != nil {
+			dst = io.MultiWriter(zw, hasher, also)
+		}
+		n, err = io.Copy(dst, &ctxReader{ctx: ctx, r: src})
 	}
 	if err == nil && n != fi.Size() {
 		err = fmt.Errorf("file changed while copying: %d of %d bytes", n, fi.Size())
@@ -68,7 +99,7 @@ func (r *Repo) writeBlob(ctx context.Context, file string) (plumbing.Hash, error
 		err = cerr
 	}
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
 	h := hasher.Sum()
 	dst := looseObjectPath(r.opts.Path, h)
@@ -78,29 +109,29 @@ func (r *Repo) writeBlob(ctx context.Context, file string) (plumbing.Hash, error
 		// written a moment ago by an upload of the same bytes that has
 		// not synced it yet.
 		if err := sync.SyncFile(dst); err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+			return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 		}
-		return h, nil
+		return h, n, nil
 	}
 	if err := sync.SyncFile(tmp.Name()); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
 	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
 	if err := sync.SyncDir(filepath.Dir(dst)); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
 	if err := sync.SyncDir(objects); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
-	return h, nil
+	return h, n, nil
 }
 
 // tempBlobPrefix names writeBlob's temp files, so that removeTempBlobs

@@ -84,7 +84,7 @@ func (p *pusher) stop(ctx context.Context) error {
 }
 
 func (p *pusher) run() {
-	log := p.r.log.With("remote", redactURL(p.r.opts.Remote))
+	log := p.r.log.With("remote", RedactURL(p.r.opts.Remote))
 	failures := 0
 	var retry <-chan time.Time
 	for {

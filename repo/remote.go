@@ -237,8 +237,9 @@ func authMethod(o Options) (transport.AuthMethod, error) {
 	return nil, nil
 }
 
-// redactURL drops credentials from a remote URL for logs.
-func redactURL(s string) string {
+// RedactURL drops credentials from a remote URL for logs: the one rule,
+// for the repository's own log lines and its callers'.
+func RedactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.User == nil {
 		return s

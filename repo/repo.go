@@ -135,10 +135,12 @@ type CommitInfo struct {
 	Added, Deleted []string
 }
 
-// Blob is a file to add: Path in the repository, File on local disk.
+// Blob is a file to add: Path in the repository, File on local disk, or
+// Hash, a blob WriteBlob stored already.
 type Blob struct {
 	Path string
 	File string
+	Hash string
 }
 
 // Change is one commit's worth of work.

@@ -65,7 +65,7 @@ func TestUploadTokenEndpoint(t *testing.T) {
 	}{
 		{"invalid token", "tok-revoked-2b6c", http.StatusUnauthorized, "invalid_token", `Www-Authenticate: error="invalid_token"`, false},
 		{"another site's token", "tok-other-site-77ab", http.StatusForbidden, "forbidden", "", false},
-		{"no upload scope", "tok-read-only-c03d", http.StatusForbidden, "insufficient_scope", "", true},
+		{"no upload scope", "tok-read-only-c03d", http.StatusUnauthorized, "insufficient_scope", "", true},
 		{"token endpoint broken", "tok-down-91e2", http.StatusServiceUnavailable, "temporarily_unavailable", "Retry-After: ", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"spano/hooks"
 	"spano/index"
 	"spano/indieauth"
+	"spano/record"
 	"spano/repo"
 )
 
@@ -100,15 +102,20 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, tok indieauth.To
 		return err
 	}
 
-	// The index knows the thumbnails; one removed by hand meanwhile must
-	// not fail the whole delete.
+	// The index knows the thumbnails and the record; one removed by hand
+	// meanwhile must not fail the whole delete.
+	rec := it.Record(s.layout)
 	paths := []string{it.Path}
-	for _, t := range it.Thumbnails {
-		if s.exists(ctx, t.Path) {
-			paths = append(paths, t.Path)
+	extra := []string{s.layout.RecordPath(rec.SHA256)}
+	for _, v := range rec.Variants {
+		extra = append(extra, v.Path)
+	}
+	for _, p := range extra {
+		if p != "" && s.exists(ctx, p) {
+			paths = append(paths, p)
 		}
 	}
-	res, commitErr := s.repo.Commit(ctx, repo.Change{Delete: paths, Message: deleteMessage(it)})
+	res, commitErr := s.repo.Commit(ctx, repo.Change{Delete: paths, Message: deleteMessage(it, rec)})
 	if errors.Is(commitErr, repo.ErrNotFound) {
 		return badRequest("no media at url", commitErr)
 	}
@@ -116,10 +123,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, tok indieauth.To
 		return fmt.Errorf("delete %s: %w", it.Path, commitErr)
 	}
 	if s.hooks != nil {
-		s.hooks.Notify(hooks.Event{
-			Event: hooks.EventDeleted, Time: s.now(), URL: u, SHA256: it.SHA256, Path: it.Path,
-			Type: it.Type, Size: it.Size, Commit: res.Commit, Filename: it.Filename, Client: it.Client,
-		})
+		s.hooks.Notify(hooks.EventOf(hooks.EventDeleted, rec, res.Commit, s.now()))
 	}
 	if commitErr != nil {
 		// Deleted here, published later: like an upload whose push failed.
@@ -131,14 +135,16 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, tok indieauth.To
 
 // deleteMessage is "Delete <12 hex>.<ext>" with the upload's trailers, or
 // for a file committed without them, the ones spano would have written.
-func deleteMessage(it index.Item) repo.Message {
-	m := repo.Message{Subject: "Delete " + it.SHA256[:12] + "." + it.Ext, Trailers: it.Trailers}
-	if len(m.Trailers) == 0 {
-		m.Trailers = []repo.Trailer{
-			{Key: index.TrailerSHA256, Value: it.SHA256},
-			{Key: index.TrailerType, Value: it.Type},
-			{Key: index.TrailerSize, Value: fmt.Sprint(it.Size)},
-		}
+func deleteMessage(it index.Item, rec record.Record) repo.Message {
+	if len(it.Trailers) > 0 {
+		return repo.Message{Subject: rec.Subject("Delete"), Trailers: it.Trailers}
 	}
-	return m
+	return rec.DeleteMessage()
+}
+
+// exists reports whether path is on the branch; a failure to tell counts
+// as absent, so nothing is promised for a file that may not exist.
+func (s *Server) exists(ctx context.Context, path string) bool {
+	_, err := s.repo.Stat(ctx, path)
+	return err == nil
 }

@@ -56,7 +56,7 @@ func TestDelete(t *testing.T) {
 
 	check := e.unchanged()
 	wantError(t, e.postForm("", del), 401, codeUnauthorized)
-	body := wantError(t, e.postForm(goodToken, del), 403, codeInsufficientScope)
+	body := wantError(t, e.postForm(goodToken, del), 401, codeInsufficientScope)
 	if body.Scope != "delete" {
 		t.Errorf("scope = %q, want delete", body.Scope)
 	}
@@ -193,7 +193,7 @@ func TestDeleteErrors(t *testing.T) {
 		{name: "malformed json", token: deleteToken, body: []byte(`{"action":`), contentType: "application/json", wantStatus: 400, wantCode: codeInvalidRequest},
 		{name: "token twice", token: deleteToken, body: form("action", "delete", "url", photo.URL, "access_token", deleteToken), contentType: urlencoded, wantStatus: 400, wantCode: codeInvalidRequest},
 		{name: "bad token", token: unknownToken, body: form("action", "delete", "url", photo.URL), contentType: urlencoded, wantStatus: 401, wantCode: codeInvalidToken},
-		{name: "upload token", token: goodToken, body: form("action", "delete", "url", photo.URL), contentType: urlencoded, wantStatus: 403, wantCode: codeInsufficientScope},
+		{name: "upload token", token: goodToken, body: form("action", "delete", "url", photo.URL), contentType: urlencoded, wantStatus: 401, wantCode: codeInsufficientScope},
 		{name: "multipart delete with a file", token: deleteToken, body: mp, contentType: mpType, wantStatus: 400, wantCode: codeInvalidRequest},
 	}
 	for _, tt := range tests {
@@ -202,7 +202,7 @@ func TestDeleteErrors(t *testing.T) {
 		})
 	}
 	// A delete-only token may not upload.
-	wantError(t, e.upload(deleteToken, "a.png", makeTinyPNG(t, 6)), 403, codeInsufficientScope)
+	wantError(t, e.upload(deleteToken, "a.png", makeTinyPNG(t, 6)), 401, codeInsufficientScope)
 	check()
 }
 

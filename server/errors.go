@@ -13,6 +13,7 @@ import (
 	"spano/hashstore"
 	"spano/hooks"
 	"spano/indieauth"
+	"spano/ingest"
 	"spano/repo"
 	"spano/thumbs"
 )
@@ -95,6 +96,7 @@ func classify(err error) *Error {
 		size     *hashstore.SizeError
 		typ      *hashstore.TypeError
 		veto     *hooks.VetoError
+		git      *ingest.TooBigForGitError
 	)
 	switch {
 	// Request and body.
@@ -104,6 +106,9 @@ func classify(err error) *Error {
 	case errors.Is(err, hashstore.ErrTooLarge), errors.As(err, &maxBytes):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: codeInvalidRequest,
 			Description: "request is too large", Err: err}
+	case errors.As(err, &git):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: codeInvalidRequest,
+			Description: git.Error(), Err: err}
 	case errors.Is(err, hashstore.ErrEmpty):
 		return badRequest("file is empty", err)
 	case errors.As(err, &typ):

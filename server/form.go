@@ -30,7 +30,7 @@ type uploadForm struct {
 // part is skipped. Nothing but the file touches the disk and nothing large
 // is held in memory. When the returned form has a file, the caller removes
 // it, whatever the error.
-func (s *Server) readForm(ctx context.Context, r *http.Request) (uploadForm, error) {
+func (s *Server) readForm(ctx context.Context, r *http.Request, spool func(context.Context, io.Reader) (*hashstore.File, error)) (uploadForm, error) {
 	var form uploadForm
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -54,7 +54,7 @@ func (s *Server) readForm(ctx context.Context, r *http.Request) (uploadForm, err
 			if form.file != nil {
 				return form, badRequest("exactly one file may be uploaded per request", nil)
 			}
-			f, err := s.store.Spool(ctx, part)
+			f, err := spool(ctx, part)
 			if err != nil {
 				return form, partError(err)
 			}

@@ -14,21 +14,16 @@ import (
 	"spano/hashstore"
 	"spano/hooks"
 	"spano/indieauth"
+	"spano/ingest"
+	"spano/record"
 	"spano/repo"
 	"spano/thumbs"
 )
 
-// Stages of an upload, the stage label of spano_upload_stage_seconds.
-// push is observed from repository notices: in async mode it happens after
-// the response, and in sync mode commit includes the wait for it.
-const (
-	stageSpool      = "spool"      // receive, hash and sniff the body
-	stageStrip      = "strip"      // remove GPS metadata
-	stageThumbnails = "thumbnails" // image checks and thumbnails
-	stageVeto       = "veto"       // upload hooks
-	stageCommit     = "commit"     // the repository's Commit (sync: until pushed)
-	stagePush       = "push"       // one push round, from repo.Notice.Duration
-)
+// stagePush is the stage label of a push round, observed from repository
+// notices (the upload stages are ingest's): in async mode it happens after
+// the response, and in sync mode the commit stage includes the wait for it.
+const stagePush = "push"
 
 // Metrics are the upload pipeline's Prometheus metrics. cmd/spano makes
 // one with NewMetrics, hands it to New through Options, and feeds it the
@@ -127,16 +122,16 @@ type stageTime struct {
 	d    time.Duration
 }
 
-// stage starts timing name; calling the returned func records it. A stage
+// Stage starts timing name; calling the returned func records it. A stage
 // that fails is not recorded, so the histograms hold work that was done.
-func (t *uploadTrace) stage(name string) func() {
+func (t *uploadTrace) Stage(name string) func() {
 	start := t.now()
 	return func() { t.stages = append(t.stages, stageTime{name, t.now().Sub(start)}) }
 }
 
 // stored notes the file an upload stored (or found already stored).
-func (t *uploadTrace) stored(f *hashstore.File, duplicate bool) {
-	t.committed, t.sha256, t.size, t.duplicate = true, f.SHA256, f.Size, duplicate
+func (t *uploadTrace) stored(rec record.Record, duplicate bool) {
+	t.committed, t.sha256, t.size, t.duplicate = true, rec.SHA256, rec.Size, duplicate
 }
 
 // finishUpload counts an upload by its outcome, observes its stages and
@@ -194,6 +189,7 @@ func uploadOutcome(err error, duplicate bool) (status, reason string) {
 		typ   *hashstore.TypeError
 		veto  *hooks.VetoError
 		maxBy *http.MaxBytesError
+		git   *ingest.TooBigForGitError
 	)
 	switch {
 	case errors.Is(err, indieauth.ErrNoToken):
@@ -214,6 +210,8 @@ func uploadOutcome(err error, duplicate bool) (status, reason string) {
 		return status, "undecodable"
 	case errors.As(err, &veto):
 		return status, "veto"
+	case errors.As(err, &git):
+		return status, "too_large"
 	case errors.Is(err, repo.ErrPushFailed):
 		return status, "push_failed"
 	case errors.Is(err, repo.ErrClosed):

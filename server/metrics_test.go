@@ -237,7 +237,7 @@ func TestUploadOutcome(t *testing.T) {
 		{name: "invalid token", err: indieauth.ErrInvalidToken, wantStatus: "4xx", wantReason: "invalid_token"},
 		{name: "other site", err: indieauth.ErrForbidden, wantStatus: "4xx", wantReason: "forbidden"},
 		{name: "token endpoint down", err: indieauth.ErrUnavailable, wantStatus: "5xx", wantReason: "auth_unavailable"},
-		{name: "scope", err: &Error{Status: 403, Code: codeInsufficientScope}, wantStatus: "4xx", wantReason: "insufficient_scope"},
+		{name: "scope", err: &Error{Status: 401, Code: codeInsufficientScope}, wantStatus: "4xx", wantReason: "insufficient_scope"},
 		{name: "too large", err: &hashstore.SizeError{Limit: 10}, wantStatus: "4xx", wantReason: "too_large"},
 		{name: "too large by header", err: &Error{Status: 413, Code: codeInvalidRequest}, wantStatus: "4xx", wantReason: "too_large"},
 		{name: "type", err: &hashstore.TypeError{Type: "text/plain"}, wantStatus: "4xx", wantReason: "type"},

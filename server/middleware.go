@@ -65,6 +65,10 @@ func requestID(ctx context.Context) string {
 	return ""
 }
 
+// statusClientClosed is logged for requests whose client went away before
+// the answer (nginx's convention); it is never sent.
+const statusClientClosed = 499
+
 // noteError hands a failed request's cause to its access log line.
 func noteError(ctx context.Context, err error) {
 	if ri, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
@@ -89,6 +93,11 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri)))
 		if rec.status == 0 {
 			rec.status = http.StatusOK // nothing written: net/http sends 200
+			if r.Context().Err() != nil {
+				// The client went away before an answer: nginx's 499
+				// "client closed request", so the log does not say 200.
+				rec.status = statusClientClosed
+			}
 		}
 
 		level := slog.LevelInfo

@@ -75,16 +75,19 @@ func (s *Server) queryConfig(w http.ResponseWriter, r *http.Request) error {
 // have a width, height and thumbnails (an empty list when none were
 // made); other media have neither.
 type sourceItem struct {
-	URL        string          `json:"url"`
-	Published  string          `json:"published"`
-	MimeType   string          `json:"mime_type"`
-	Size       int64           `json:"size"`
-	SHA256     string          `json:"sha256"`
-	Width      int             `json:"width,omitempty"`
-	Height     int             `json:"height,omitempty"`
-	Thumbnails []thumbnailJSON `json:"thumbnails,omitzero"`
-	Client     string          `json:"client,omitempty"`
-	Filename   string          `json:"filename,omitempty"`
+	URL        string        `json:"url"`
+	Published  string        `json:"published"`
+	MimeType   string        `json:"mime_type"`
+	Size       int64         `json:"size"`
+	SHA256     string        `json:"sha256"`
+	Width      int           `json:"width,omitempty"`
+	Height     int           `json:"height,omitempty"`
+	Duration   float64       `json:"duration,omitempty"`
+	Poster     string        `json:"poster,omitempty"`
+	Thumbnails []variantJSON `json:"thumbnails,omitzero"`
+	Storage    string        `json:"storage"`
+	Client     string        `json:"client,omitempty"`
+	Filename   string        `json:"filename,omitempty"`
 }
 
 type sourcePage struct {
@@ -144,7 +147,7 @@ func (s *Server) queryLast(w http.ResponseWriter, r *http.Request) error {
 	}
 	body := map[string]string{}
 	if ok {
-		body["url"] = s.mediaURL(it.Path)
+		body["url"] = it.Record(s.layout).URL
 	}
 	s.writeJSON(w, r, http.StatusOK, body)
 	return nil
@@ -166,7 +169,7 @@ func intParam(v, name string, min int) (int, error) {
 // lookup finds the original that a published URL names: 400 when the URL
 // is not one of this site's media URLs or names nothing on the branch.
 func (s *Server) lookup(r *http.Request, u string) (index.Item, error) {
-	path, ok := s.repoPath(u)
+	path, ok := s.layout.PathOf(u)
 	if !ok {
 		return index.Item{}, badRequest("url is not the URL of a file this endpoint stored", nil)
 	}
@@ -180,32 +183,17 @@ func (s *Server) lookup(r *http.Request, u string) (index.Item, error) {
 	return it, nil
 }
 
-// repoPath is the inverse of mediaURL for originals: the repository path
-// that the published URL u names.
-func (s *Server) repoPath(u string) (string, bool) {
-	rel, ok := strings.CutPrefix(u, s.siteURL+s.mediaURLPath+"/")
-	if !ok {
-		return "", false
-	}
-	ref, err := s.store.Parse(rel)
-	if err != nil || ref.Width > 0 {
-		return "", false
-	}
-	return s.store.Path(ref.SHA256, ref.Ext), true
-}
-
+// sourceItem is an index item as q=source lists it.
 func (s *Server) sourceItem(it index.Item) sourceItem {
+	rec := it.Record(s.layout)
 	out := sourceItem{
-		URL: s.mediaURL(it.Path), Published: it.Published.Format(time.RFC3339),
-		MimeType: it.Type, Size: it.Size, SHA256: it.SHA256,
-		Width: it.Width, Height: it.Height,
-		Client: it.Client, Filename: it.Filename,
+		URL: rec.URL, Published: rec.Published.Format(time.RFC3339),
+		MimeType: rec.Type, Size: rec.Size, SHA256: rec.SHA256,
+		Width: rec.Width, Height: rec.Height, Duration: rec.Duration, Poster: rec.Poster,
+		Storage: rec.Storage, Client: rec.Client, Filename: rec.Filename,
 	}
-	if strings.HasPrefix(it.Type, "image/") {
-		out.Thumbnails = make([]thumbnailJSON, len(it.Thumbnails))
-		for i, t := range it.Thumbnails {
-			out.Thumbnails[i] = thumbnailJSON{Width: t.Width, Height: t.Height, URL: s.mediaURL(t.Path)}
-		}
+	if strings.HasPrefix(rec.Type, "image/") {
+		out.Thumbnails = variants(rec.Variants)
 	}
 	return out
 }

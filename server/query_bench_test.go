@@ -18,6 +18,7 @@ import (
 	"spano/hashstore"
 	"spano/index"
 	"spano/indieauth"
+	"spano/record"
 	"spano/repo"
 )
 
@@ -73,7 +74,7 @@ func BenchmarkQuerySource(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	x := index.New(index.Options{Store: store, MediaDir: "media", RepoPath: bare})
+	x := index.New(index.Options{Store: store, MediaDir: "media"})
 	if err := x.Load(context.Background(), r); err != nil {
 		b.Fatal(err)
 	}
@@ -84,9 +85,9 @@ func BenchmarkQuerySource(b *testing.B) {
 		b.Fatal(err)
 	}
 	h := New(Options{
-		Verifier: verifier, Repo: r, Store: store, Index: x,
+		Verifier: verifier, Repo: r, Layout: record.Layout{Store: store, SiteURL: siteURL + "/media"}, Index: x,
 		BaseURL: "https://media.example.com", EndpointPath: "/micropub/media",
-		SiteURL: siteURL, MediaURLPath: "/media", MaxSize: 1 << 20, Scopes: []string{"media"},
+		MediaURLPath: "/media", MaxSize: 1 << 20, Scopes: []string{"media"},
 	})
 	for _, q := range []struct{ name, query string }{
 		{"limit=20", "q=source&limit=20"},

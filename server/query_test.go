@@ -174,7 +174,7 @@ func TestQuerySource(t *testing.T) {
 		}
 		wantItem := sourceItem{
 			URL: photo.URL, Published: got.Published, MimeType: "image/jpeg", Size: photo.Size, SHA256: photo.SHA256,
-			Width: 700, Height: 500, Thumbnails: photo.Thumbnails, Filename: "photo.jpg",
+			Width: 700, Height: 500, Thumbnails: photo.Thumbnails, Storage: "repo", Filename: "photo.jpg",
 		}
 		if diff := cmp.Diff(got, wantItem); diff != "" {
 			t.Errorf("item (-got +want):\n%s", diff)
@@ -229,8 +229,8 @@ func TestQueryErrors(t *testing.T) {
 		{name: "url empty", query: "q=source&url=", wantStatus: 400, wantCode: codeInvalidRequest},
 		{name: "source without token", query: "q=source", token: "-", wantStatus: 401, wantCode: codeUnauthorized},
 		{name: "last with a bad token", query: "q=last", token: unknownToken, wantStatus: 401, wantCode: codeInvalidToken},
-		{name: "source with a delete-only token", query: "q=source", token: deleteToken, wantStatus: 403, wantCode: codeInsufficientScope},
-		{name: "config with a delete-only token", query: "q=config", token: deleteToken, wantStatus: 403, wantCode: codeInsufficientScope},
+		{name: "source with a delete-only token", query: "q=source", token: deleteToken, wantStatus: 401, wantCode: codeInsufficientScope},
+		{name: "config with a delete-only token", query: "q=config", token: deleteToken, wantStatus: 401, wantCode: codeInsufficientScope},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

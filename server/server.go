@@ -25,8 +25,9 @@ import (
 	"spano/hooks"
 	"spano/index"
 	"spano/indieauth"
+	"spano/ingest"
+	"spano/record"
 	"spano/repo"
-	"spano/thumbs"
 )
 
 // Verifier checks an access token; *indieauth.Verifier is the real one.
@@ -34,21 +35,20 @@ type Verifier interface {
 	Verify(ctx context.Context, token string) (indieauth.Token, error)
 }
 
-// Repository is the site repository as the server uses it; *repo.Repo is
-// the real one. It is an interface because the server must not know how
-// commits are grouped, pushed or retried.
+// Repository is the site repository as the server uses it (deletes,
+// serving, health); *repo.Repo is the real one. It is an interface
+// because the server must not know how commits are grouped, pushed or
+// retried.
 type Repository interface {
 	Commit(ctx context.Context, c repo.Change) (repo.Result, error)
-	Duplicate(ctx context.Context, path string) (repo.Result, bool, error)
 	Stat(ctx context.Context, path string) (repo.Entry, error)
 	Open(ctx context.Context, path string) (repo.Content, repo.Entry, error)
 	Healthy(ctx context.Context) error
 }
 
-// Hooks runs the owner's hooks; *hooks.Runner is the real one. Nil in
-// Options means no hooks.
+// Hooks runs the owner's hooks after a delete; *hooks.Runner is the real
+// one. Nil in Options means no hooks.
 type Hooks interface {
-	Veto(ctx context.Context, ev hooks.Event) error
 	Notify(ev hooks.Event)
 }
 
@@ -57,9 +57,11 @@ type Hooks interface {
 type Options struct {
 	Verifier Verifier
 	Repo     Repository
-	Store    *hashstore.Store
-	Images   *thumbs.Maker // nil: no image checks and no thumbnails
-	Hooks    Hooks         // nil: no hooks
+	// Pipeline accepts uploads: every stage after the form is read.
+	Pipeline *ingest.Pipeline
+	// Layout names repository paths, records and published URLs.
+	Layout record.Layout
+	Hooks  Hooks // nil: no hooks
 	// Metrics counts uploads and their stages; nil: counted, not exported.
 	Metrics *Metrics
 	// Gatherer is served at /metrics, without a token (Prometheus sends
@@ -71,12 +73,10 @@ type Options struct {
 
 	BaseURL      string   // this service's public URL, for q=config
 	EndpointPath string   // e.g. "/micropub/media"
-	SiteURL      string   // where the site is published
 	MediaURLPath string   // where the site serves media.dir, e.g. "/media"
 	MaxSize      int64    // media.max_size in bytes
 	Scopes       []string // auth.scopes: any one allows upload and queries
 	DeleteScopes []string // auth.delete_scopes: any one allows delete
-	StripGPS     bool
 	Serve        bool     // serve committed media at MediaURLPath
 	CORSOrigins  []string // "*" allows any origin
 
@@ -89,20 +89,19 @@ type Options struct {
 type Server struct {
 	verifier Verifier
 	repo     Repository
+	pipeline *ingest.Pipeline
+	layout   record.Layout
 	store    *hashstore.Store
-	images   *thumbs.Maker
 	hooks    Hooks
 	metrics  *Metrics
 	index    *index.Index
 
 	baseURL      string
 	endpointPath string
-	siteURL      string
 	mediaURLPath string
 	maxSize      int64
 	scopes       []string
 	deleteScopes []string
-	stripGPS     bool
 	corsOrigins  []string
 
 	log *slog.Logger
@@ -115,19 +114,18 @@ func New(opts Options) http.Handler {
 	s := &Server{
 		verifier:     opts.Verifier,
 		repo:         opts.Repo,
-		store:        opts.Store,
-		images:       opts.Images,
+		pipeline:     opts.Pipeline,
+		layout:       opts.Layout,
+		store:        opts.Layout.Store,
 		hooks:        opts.Hooks,
 		metrics:      opts.Metrics,
 		index:        opts.Index,
 		baseURL:      strings.TrimRight(opts.BaseURL, "/"),
 		endpointPath: "/" + strings.Trim(opts.EndpointPath, "/"),
-		siteURL:      strings.TrimRight(opts.SiteURL, "/"),
 		mediaURLPath: "/" + strings.Trim(opts.MediaURLPath, "/"),
 		maxSize:      opts.MaxSize,
 		scopes:       opts.Scopes,
 		deleteScopes: opts.DeleteScopes,
-		stripGPS:     opts.StripGPS,
 		corsOrigins:  opts.CORSOrigins,
 		log:          opts.Logger,
 		now:          opts.Now,

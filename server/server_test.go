@@ -21,8 +21,10 @@ import (
 	"net/textproto"
 	"os"
 	"path/filepath"
+	"spano/ingest"
 	"spano/internal/gittest"
 	"spano/internal/safebuf"
+	"spano/record"
 	"strings"
 	"testing"
 	"time"
@@ -56,13 +58,14 @@ type env struct {
 	remote string
 	data   string // temp dirs for the hashstore and thumbs
 	logs   *safebuf.Buffer
+	layout record.Layout
 }
 
 // envOptions change the defaults of newEnv.
 type envOptions struct {
 	push        repo.PushMode
 	origins     []string
-	hooks       Hooks
+	hooks       *hooks.Runner
 	widths      []int
 	serve       bool
 	maxPixels   int64
@@ -70,6 +73,8 @@ type envOptions struct {
 	metrics     *Metrics            // nil: counted, not exported
 	gatherer    prometheus.Gatherer // non-nil: served at /metrics
 	verifier    Verifier            // nil: the static test tokens
+	records     bool                // write record files under _data
+	maxFileSize int64               // repo.max_file_size; 0: none
 }
 
 func newEnv(t *testing.T, opt envOptions) *env {
@@ -98,7 +103,7 @@ func newEnv(t *testing.T, opt envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.index = index.New(index.Options{Store: store, MediaDir: "media", RepoPath: ro.Path, Logger: log})
+	e.index = index.New(index.Options{Store: store, MediaDir: "media", Logger: log})
 	notify := ro.Notify
 	ro.Notify = func(n repo.Notice) {
 		e.index.Apply(n)
@@ -148,11 +153,29 @@ func newEnv(t *testing.T, opt envOptions) *env {
 	if opt.origins == nil {
 		opt.origins = []string{"*"}
 	}
+	layout := record.Layout{Store: store, SiteURL: siteURL + "/media"}
+	if opt.records {
+		layout.DataDir = "_data"
+	}
+	var hk ingest.Hooks
+	var notifier Hooks
+	if opt.hooks != nil {
+		hk, notifier = opt.hooks, opt.hooks
+	}
+	pipeline, err := ingest.New(ingest.Options{
+		Store: store, Repo: r, Layout: layout, Images: maker, Hooks: hk, Index: e.index,
+		StripGPS: true, Records: opt.records, MaxFileSize: opt.maxFileSize,
+		TempDir: filepath.Join(e.data, "tmp", "thumbs"), Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.layout = layout
 	h := New(Options{
-		Verifier: verifier, Repo: r, Store: store, Images: maker, Hooks: opt.hooks, Index: e.index,
+		Verifier: verifier, Repo: r, Pipeline: pipeline, Layout: layout, Hooks: notifier, Index: e.index,
 		BaseURL: "https://media.example.com", EndpointPath: "/micropub/media",
-		SiteURL: siteURL, MediaURLPath: "/media", MaxSize: testMaxSize,
-		Scopes: []string{"media", "create"}, DeleteScopes: []string{"delete"}, StripGPS: true, Serve: opt.serve,
+		MediaURLPath: "/media", MaxSize: testMaxSize,
+		Scopes: []string{"media", "create"}, DeleteScopes: []string{"delete"}, Serve: opt.serve,
 		CORSOrigins: opt.origins, Logger: log, Metrics: opt.metrics, Gatherer: opt.gatherer,
 	})
 	e.srv = httptest.NewServer(h)

@@ -17,6 +17,8 @@ import (
 	"spano/hashstore"
 	"spano/index"
 	"spano/indieauth"
+	"spano/ingest"
+	"spano/record"
 	"spano/repo"
 	"spano/thumbs"
 )
@@ -41,7 +43,7 @@ func fuzzHandler(tb testing.TB) http.Handler {
 		tb.Fatal(err)
 	}
 	repoPath := filepath.Join(dir, "site.git")
-	media := index.New(index.Options{Store: store, MediaDir: "media", RepoPath: repoPath})
+	media := index.New(index.Options{Store: store, MediaDir: "media"})
 	r, err := repo.Open(context.Background(), repo.Options{Path: repoPath, Branch: "main", Notify: media.Apply})
 	if err != nil {
 		tb.Fatal(err)
@@ -69,11 +71,17 @@ func fuzzHandler(tb testing.TB) http.Handler {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	layout := record.Layout{Store: store, SiteURL: siteURL + "/media", DataDir: "_data"}
+	pipeline, err := ingest.New(ingest.Options{Store: store, Repo: r, Layout: layout, Images: maker, Index: media,
+		StripGPS: true, Records: true, TempDir: tb.TempDir()})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return New(Options{
-		Verifier: verifier, Repo: r, Store: store, Images: maker, Index: media,
+		Verifier: verifier, Repo: r, Pipeline: pipeline, Layout: layout, Index: media,
 		BaseURL: "https://media.example.com", EndpointPath: "/micropub/media",
-		SiteURL: siteURL, MediaURLPath: "/media", MaxSize: 1 << 20,
-		Scopes: []string{"media", "create"}, DeleteScopes: []string{"delete"}, StripGPS: true, Serve: true,
+		MediaURLPath: "/media", MaxSize: 1 << 20,
+		Scopes: []string{"media", "create"}, DeleteScopes: []string{"delete"}, Serve: true,
 		CORSOrigins: []string{"*"},
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -291,7 +292,7 @@ func TestUploadErrors(t *testing.T) {
 				body, ct := multipartBody(t, file(jpg), part{name: "access_token", content: []byte(unknownToken)})
 				return e.post("", body, ct)
 			}},
-		{name: "token lacks scope", wantStatus: 403, wantCode: codeInsufficientScope,
+		{name: "token lacks scope", wantStatus: 401, wantCode: codeInsufficientScope,
 			send: func(t *testing.T) *http.Response {
 				body, ct := multipartBody(t, file(jpg))
 				return e.post(deleteToken, body, ct)
@@ -344,12 +345,42 @@ func TestUploadErrors(t *testing.T) {
 	}
 }
 
-func TestUploadInsufficientScopeNamesScopes(t *testing.T) {
+// TestInsufficientScopeIs401: Micropub §3.8 (micropub.rocks test 804)
+// wants 401 insufficient_scope, with the scopes that would do in the body
+// and in the WWW-Authenticate challenge, for uploads, queries and delete.
+func TestInsufficientScopeIs401(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	body, ct := multipartBody(t, part{name: "file", filename: "a.jpg", content: makeJPEG(t, 40, 32, 32)})
-	got := wantError(t, e.post(deleteToken, body, ct), 403, codeInsufficientScope)
-	if got.Scope != "media create" {
-		t.Errorf("scope = %q, want %q", got.Scope, "media create")
+	photo := e.uploaded("a.jpg", makeJPEG(t, 40, 32, 32))
+	body, ct := multipartBody(t, part{name: "file", filename: "b.jpg", content: makeJPEG(t, 41, 32, 32)})
+	queryReq, err := http.NewRequest(http.MethodGet, e.srv.URL+"/micropub/media?q=source", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queryReq.Header.Set("Authorization", "Bearer "+deleteToken)
+	query, err := http.DefaultClient.Do(queryReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		resp      *http.Response
+		wantScope string
+	}{
+		{"upload", e.post(deleteToken, body, ct), "media create"},
+		{"query", query, "media create"},
+		{"delete", e.postForm(goodToken, url.Values{"action": {"delete"}, "url": {photo.URL}}), "delete"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			challenge := tt.resp.Header.Get("WWW-Authenticate")
+			got := wantError(t, tt.resp, http.StatusUnauthorized, codeInsufficientScope)
+			if got.Scope != tt.wantScope {
+				t.Errorf("scope = %q, want %q", got.Scope, tt.wantScope)
+			}
+			if want := `Bearer error="insufficient_scope", scope="` + tt.wantScope + `"`; challenge != want {
+				t.Errorf("WWW-Authenticate = %q, want %q", challenge, want)
+			}
+		})
 	}
 }
 

@@ -7,11 +7,10 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	"spano/hashstore"
+	"spano/record"
 	"spano/repo"
 )
 
@@ -105,9 +104,8 @@ func dash(s string) string {
 	return s
 }
 
-// events lists the originals c added and deleted. The trailers describe
-// a file only when they name its hash: a commit made by hand may carry
-// none, and then the type comes from the extension.
+// events lists the originals c added and deleted, described by their
+// records.
 func (s *siteRepo) events(c repo.CommitInfo) []logEntry {
 	var out []logEntry
 	for _, side := range []struct {
@@ -115,21 +113,12 @@ func (s *siteRepo) events(c repo.CommitInfo) []logEntry {
 		paths  []string
 	}{{"add", c.Added}, {"delete", c.Deleted}} {
 		for _, p := range side.paths {
-			ref, err := s.store.Parse(s.store.URLPath(p))
-			if err != nil || ref.Width > 0 {
+			rec, ok := record.FromCommit(c, s.layout, p)
+			if !ok {
 				continue
 			}
-			e := logEntry{Time: c.Time, Action: side.action, URL: s.site.url(p), SHA256: ref.SHA256, Commit: c.Hash}
-			e.Type, _ = hashstore.TypeFor(ref.Ext)
-			if m := c.Message; strings.EqualFold(m.Value("Media-SHA256"), ref.SHA256) {
-				if t := m.Value("Media-Type"); t != "" {
-					e.Type = t
-				}
-				e.Size, _ = strconv.ParseInt(m.Value("Media-Size"), 10, 64)
-				e.Client = m.Value("Media-Client")
-				e.Filename = m.Value("Media-Filename")
-			}
-			out = append(out, e)
+			out = append(out, logEntry{Time: c.Time, Action: side.action, URL: rec.URL, Type: rec.Type,
+				Size: max(rec.Size, 0), SHA256: rec.SHA256, Client: rec.Client, Filename: rec.Filename, Commit: c.Hash})
 		}
 	}
 	return out

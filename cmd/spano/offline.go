@@ -12,6 +12,7 @@ import (
 
 	"spano/config"
 	"spano/hashstore"
+	"spano/record"
 	"spano/repo"
 )
 
@@ -42,10 +43,10 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 // siteRepo is the repository and media layout of a config, opened for
 // reading by log and fsck: no remote, no push, nothing created.
 type siteRepo struct {
-	repo  *repo.Repo
-	store *hashstore.Store
-	site  sitePublisher
-	tmp   string
+	repo   *repo.Repo
+	store  *hashstore.Store
+	layout record.Layout
+	tmp    string
 }
 
 // openSite opens cfg's repository without a remote, so nothing is
@@ -62,10 +63,7 @@ func openSite(ctx context.Context, cfg config.Config) (*siteRepo, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := hashstore.New(hashstore.Options{
-		TempDir: tmp, MaxSize: int64(cfg.Media.MaxSize), Types: cfg.Media.Types,
-		MediaDir: cfg.Media.Dir, Depth: cfg.Media.Depth, Width: cfg.Media.Width,
-	})
+	store, err := newStoreFromConfig(cfg, tmp)
 	if err != nil {
 		os.RemoveAll(tmp)
 		return nil, err
@@ -75,7 +73,7 @@ func openSite(ctx context.Context, cfg config.Config) (*siteRepo, error) {
 		os.RemoveAll(tmp)
 		return nil, err
 	}
-	return &siteRepo{repo: r, store: store, site: sitePublisher{store: store, base: publishBase(cfg)}, tmp: tmp}, nil
+	return &siteRepo{repo: r, store: store, layout: newLayoutFromConfig(cfg, store), tmp: tmp}, nil
 }
 
 func (s *siteRepo) Close() error {

@@ -11,19 +11,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"spano/config"
-	"spano/hashstore"
 	"spano/hooks"
-	"spano/index"
-	"spano/indieauth"
 	"spano/repo"
 	"spano/server"
-	"spano/thumbs"
 )
 
 // Shutdown deadlines. In-flight uploads get a while to finish; pending
@@ -149,11 +144,10 @@ func newLogger(w io.Writer, c config.LogConfig) (*slog.Logger, error) {
 // shuts down: stop accepting, finish in-flight requests, push what is
 // pending, deliver queued hook events.
 func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Logger) error {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+	spool, derived, err := tempDirs(cfg, log)
+	if err != nil {
+		return err
 	}
-	tmp := filepath.Join(cfg.DataDir, "tmp")
-
 	// One registry for /metrics: each component registers its own
 	// metrics on it through its Options.
 	reg := newRegistry()
@@ -161,134 +155,82 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-
-	store, err := hashstore.New(hashstore.Options{
-		TempDir: tmp, MaxSize: int64(cfg.Media.MaxSize), Types: cfg.Media.Types,
-		MediaDir: cfg.Media.Dir, Depth: cfg.Media.Depth, Width: cfg.Media.Width,
-	})
+	store, err := newStoreFromConfig(cfg, spool)
 	if err != nil {
 		return err
 	}
 	if err := store.CleanTemp(); err != nil {
 		log.Warn("temp files of an earlier run left behind", "err", err)
 	}
-
-	// Thumbnails of a crashed run are only garbage: start with an empty
-	// folder.
-	thumbTmp := filepath.Join(tmp, "thumbs")
-	if err := os.RemoveAll(thumbTmp); err != nil {
-		log.Warn("temp thumbnails of an earlier run left behind", "err", err)
-	}
-	if err := os.MkdirAll(thumbTmp, 0o700); err != nil {
-		return fmt.Errorf("thumbnail temp dir: %w", err)
-	}
-	images, err := thumbs.New(thumbs.Options{
-		Widths: cfg.Thumbnails.Widths, Quality: cfg.Thumbnails.Quality,
-		MaxPixels: cfg.Thumbnails.MaxPixels, TempDir: thumbTmp,
-	})
-	if err != nil {
-		return fmt.Errorf("thumbnails: %w", err)
-	}
-
-	static := make([]indieauth.StaticToken, len(cfg.Auth.Tokens))
-	for i, t := range cfg.Auth.Tokens {
-		static[i] = indieauth.StaticToken{SHA256: t.SHA256, Scope: t.Scope}
-	}
-	verifier, err := indieauth.New(ctx, indieauth.Options{
-		Me: cfg.Auth.Me, Static: static,
-		TokenEndpoint:         cfg.Auth.TokenEndpoint,
-		IntrospectionEndpoint: cfg.Auth.IntrospectionEndpoint,
-		IntrospectionBearer:   cfg.Auth.IntrospectionBearer,
-		Discover:              cfg.Auth.Discover,
-		CacheTTL:              time.Duration(cfg.Auth.CacheTTL),
-		Registerer:            reg,
-		Logger:                log,
-	})
+	layout := newLayoutFromConfig(cfg, store)
+	images, err := newImagesFromConfig(cfg, derived)
 	if err != nil {
 		return err
 	}
-
-	hookList := make([]hooks.Hook, len(cfg.Hooks))
-	for i, h := range cfg.Hooks {
-		hookList[i] = hooks.Hook{Name: h.Name, Events: h.Events, Command: h.Command,
-			URL: h.URL, Secret: h.Secret, Timeout: time.Duration(h.Timeout)}
-	}
-	env := withoutSecrets(os.Environ(), cfg.Repo.Password, cfg.Auth.IntrospectionBearer)
-	runner, err := hooks.New(hookList, hooks.Options{Logger: log, Env: env, Registerer: reg})
+	verifier, err := newVerifierFromConfig(ctx, cfg, reg, log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), hooksCloseTimout)
-		defer cancel()
-		if err := runner.Close(ctx); err != nil {
-			log.Warn("hook events not delivered before shutdown", "err", err)
-		}
-	}()
+	runner, err := newHooksFromConfig(cfg, reg, log)
+	if err != nil {
+		return err
+	}
+	defer closeHooks(runner, log)
 
-	site := sitePublisher{store: store, base: publishBase(cfg)}
 	// The index hears of every commit; notices before Load are queued.
-	media := index.New(index.Options{Store: store, MediaDir: cfg.Media.Dir, RepoPath: cfg.Repo.Path, Logger: log})
-	r, err := repo.Open(ctx, repo.Options{
-		Path: cfg.Repo.Path, Remote: cfg.Repo.Remote, Branch: cfg.Repo.Branch,
-		Push: repo.PushMode(cfg.Repo.Push), PushDelay: time.Duration(cfg.Repo.PushDelay),
-		Username: cfg.Repo.Username, Password: cfg.Repo.Password,
-		SSHKey: cfg.Repo.SSHKey, SSHKnownHosts: cfg.Repo.SSHKnownHosts,
-		AuthorName: cfg.Repo.AuthorName, AuthorEmail: cfg.Repo.AuthorEmail,
-		Logger: log,
-		Notify: func(n repo.Notice) {
-			media.Apply(n)
-			metrics.Notice(n)
-			notifyHooks(runner, site, log, n)
-		},
-	})
+	media := newIndexFromConfig(cfg, store, log)
+	r, err := repo.Open(ctx, repoOptionsFromConfig(cfg, log, func(n repo.Notice) {
+		media.Apply(n)
+		metrics.Notice(n)
+		notifyHooks(runner, layout, log, n)
+	}))
 	if err != nil {
 		return err
 	}
 	reg.MustRegister(pendingGauge(r))
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), repoCloseTimeout)
-		defer cancel()
-		if err := r.Close(ctx); err != nil {
-			log.Warn("repository closed with commits not yet pushed; they go out at the next start", "err", err)
-		}
-	}()
-
+	defer closeRepo(r, log)
 	if err := media.Load(ctx, r); err != nil {
 		return err
 	}
 
-	handler := server.New(server.Options{
-		Verifier: verifier, Repo: r, Store: store, Images: images, Hooks: runner, Index: media,
-		BaseURL: cfg.BaseURL, EndpointPath: cfg.EndpointPath,
-		SiteURL: cfg.Site.URL, MediaURLPath: cfg.Media.URLPath,
-		MaxSize: int64(cfg.Media.MaxSize), Scopes: cfg.Auth.Scopes, DeleteScopes: cfg.Auth.DeleteScopes,
-		StripGPS: cfg.Media.StripGPS, Serve: cfg.Media.Serve,
-		CORSOrigins: cfg.CORS.Origins,
-		Metrics:     metrics,
-		Gatherer:    reg,
-		Logger:      log,
+	pipeline, err := newPipelineFromConfig(cfg, pipelineDeps{
+		store: store, layout: layout, repo: r, images: images, hooks: runner, index: media, tmp: derived, log: log,
 	})
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		// Requests keep running during Shutdown: their context must not
-		// end with the signal that started it.
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	if err != nil {
+		return err
 	}
+	opts := serverOptionsFromConfig(cfg)
+	opts.Verifier, opts.Repo, opts.Pipeline, opts.Layout, opts.Hooks, opts.Index = verifier, r, pipeline, layout, runner, media
+	opts.Metrics, opts.Gatherer, opts.Logger = metrics, reg, log
+	srv := newHTTPServer(ctx, server.New(opts), log)
 
 	log.Info("spano listening",
 		"addr", ln.Addr().String(),
 		"endpoint", strings.TrimRight(cfg.BaseURL, "/")+cfg.EndpointPath,
 		"site", cfg.Site.URL,
 		"repo", cfg.Repo.Path, "branch", cfg.Repo.Branch,
-		"remote", redactURL(cfg.Repo.Remote), "push", string(cfg.Repo.Push),
+		"remote", repo.RedactURL(cfg.Repo.Remote), "push", string(cfg.Repo.Push),
 		"media_dir", cfg.Media.Dir, "serve_media", cfg.Media.Serve,
 		"tokens", verifier.Mode(),
 		"version", versionString())
+	return listenUntil(ctx, srv, ln, log)
+}
 
+// newHTTPServer serves handler. Requests keep running during Shutdown:
+// their context must not end with the signal that started it.
+func newHTTPServer(ctx context.Context, handler http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+}
+
+// listenUntil serves on ln until ctx ends, then finishes the requests in
+// flight, within shutdownTimeout.
+func listenUntil(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -296,7 +238,6 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-
 	log.Info("shutting down: finishing requests in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -307,16 +248,22 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 	return nil
 }
 
-// redactURL hides any password in a remote URL before it is logged.
-func redactURL(s string) string {
-	if i := strings.Index(s, "://"); i >= 0 {
-		if at := strings.LastIndex(s, "@"); at > i {
-			if c := strings.Index(s[i+3:at], ":"); c >= 0 {
-				return s[:i+3+c] + ":REDACTED" + s[at:]
-			}
-		}
+// closeRepo pushes what is pending, within repoCloseTimeout.
+func closeRepo(r *repo.Repo, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), repoCloseTimeout)
+	defer cancel()
+	if err := r.Close(ctx); err != nil {
+		log.Warn("repository closed with commits not yet pushed; they go out at the next start", "err", err)
 	}
-	return s
+}
+
+// closeHooks delivers the queued hook events, within hooksCloseTimout.
+func closeHooks(h *hooks.Runner, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), hooksCloseTimout)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		log.Warn("hook events not delivered before shutdown", "err", err)
+	}
 }
 
 // withoutSecrets drops from env the variables that hold one of spano's

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"spano/config"
+	"spano/hashstore"
+	"spano/hooks"
+	"spano/index"
+	"spano/indieauth"
+	"spano/ingest"
+	"spano/record"
+	"spano/repo"
+	"spano/server"
+	"spano/thumbs"
+)
+
+// The components of spano, each built from the config by one constructor
+// named for it, so that serve and the read-only commands build them the
+// same way (litestream's NewDBFromConfig style).
+
+// newStoreFromConfig is the hashstore: the spool folder under tmp and the
+// media layout.
+func newStoreFromConfig(cfg config.Config, tmp string) (*hashstore.Store, error) {
+	return hashstore.New(hashstore.Options{
+		TempDir: tmp, MaxSize: int64(cfg.Media.MaxSize), Types: cfg.Media.Types,
+		MediaDir: cfg.Media.Dir, Depth: cfg.Media.Depth, Width: cfg.Media.Width,
+	})
+}
+
+// newLayoutFromConfig places uploads: paths, records, published URLs.
+func newLayoutFromConfig(cfg config.Config, store *hashstore.Store) record.Layout {
+	l := record.Layout{
+		Store:     store,
+		SiteURL:   strings.TrimRight(cfg.Site.URL, "/") + "/" + strings.Trim(cfg.Media.URLPath, "/"),
+		ObjectURL: strings.TrimRight(cfg.Storage.S3.PublicURL, "/"),
+	}
+	l.SiteURL = strings.TrimRight(l.SiteURL, "/")
+	if cfg.Site.Records {
+		l.DataDir = cfg.Site.DataDir
+	}
+	return l
+}
+
+// newImagesFromConfig is the thumbnail maker, writing into tmp.
+func newImagesFromConfig(cfg config.Config, tmp string) (*thumbs.Maker, error) {
+	m, err := thumbs.New(thumbs.Options{
+		Widths: cfg.Thumbnails.Widths, Quality: cfg.Thumbnails.Quality,
+		MaxPixels: cfg.Thumbnails.MaxPixels, TempDir: tmp,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("thumbnails: %w", err)
+	}
+	return m, nil
+}
+
+// newVerifierFromConfig is the token verifier of auth.*.
+func newVerifierFromConfig(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (*indieauth.Verifier, error) {
+	static := make([]indieauth.StaticToken, len(cfg.Auth.Tokens))
+	for i, t := range cfg.Auth.Tokens {
+		static[i] = indieauth.StaticToken{SHA256: t.SHA256, Scope: t.Scope}
+	}
+	return indieauth.New(ctx, indieauth.Options{
+		Me: cfg.Auth.Me, Static: static,
+		TokenEndpoint:         cfg.Auth.TokenEndpoint,
+		IntrospectionEndpoint: cfg.Auth.IntrospectionEndpoint,
+		IntrospectionBearer:   cfg.Auth.IntrospectionBearer,
+		Discover:              cfg.Auth.Discover,
+		CacheTTL:              time.Duration(cfg.Auth.CacheTTL),
+		Registerer:            reg,
+		Logger:                log,
+	})
+}
+
+// newHooksFromConfig is the hook runner. Commands get spano's environment
+// without the variables that hold its own credentials.
+func newHooksFromConfig(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (*hooks.Runner, error) {
+	list := make([]hooks.Hook, len(cfg.Hooks))
+	for i, h := range cfg.Hooks {
+		list[i] = hooks.Hook{Name: h.Name, Events: h.Events, Command: h.Command,
+			URL: h.URL, Secret: h.Secret, Timeout: time.Duration(h.Timeout)}
+	}
+	env := withoutSecrets(os.Environ(), cfg.Repo.Password, cfg.Auth.IntrospectionBearer,
+		cfg.Storage.S3.SecretKey, cfg.Storage.S3.AccessKey)
+	return hooks.New(list, hooks.Options{Logger: log, Env: env, Registerer: reg})
+}
+
+// repoOptionsFromConfig is repo.Options of repo.*; notify receives the
+// repository's notices.
+func repoOptionsFromConfig(cfg config.Config, log *slog.Logger, notify func(repo.Notice)) repo.Options {
+	return repo.Options{
+		Path: cfg.Repo.Path, Remote: cfg.Repo.Remote, Branch: cfg.Repo.Branch,
+		Push: repo.PushMode(cfg.Repo.Push), PushDelay: time.Duration(cfg.Repo.PushDelay),
+		Username: cfg.Repo.Username, Password: cfg.Repo.Password,
+		SSHKey: cfg.Repo.SSHKey, SSHKnownHosts: cfg.Repo.SSHKnownHosts,
+		AuthorName: cfg.Repo.AuthorName, AuthorEmail: cfg.Repo.AuthorEmail,
+		Logger: log, Notify: notify,
+	}
+}
+
+// newIndexFromConfig is the media index of the layout.
+func newIndexFromConfig(cfg config.Config, store *hashstore.Store, log *slog.Logger) *index.Index {
+	return index.New(index.Options{Store: store, MediaDir: cfg.Media.Dir, Logger: log})
+}
+
+// pipelineDeps are the components an upload passes through.
+type pipelineDeps struct {
+	store  *hashstore.Store
+	layout record.Layout
+	repo   *repo.Repo
+	images *thumbs.Maker
+	hooks  *hooks.Runner
+	index  *index.Index
+	tmp    string
+	log    *slog.Logger
+}
+
+// newPipelineFromConfig is the upload pipeline.
+func newPipelineFromConfig(cfg config.Config, d pipelineDeps) (*ingest.Pipeline, error) {
+	opts := ingest.Options{
+		Store: d.store, Repo: d.repo, Layout: d.layout, Images: d.images, Index: d.index,
+		StripGPS: cfg.Media.StripGPS, Records: cfg.Site.Records,
+		MaxFileSize: int64(cfg.Repo.MaxFileSize), TempDir: d.tmp, Logger: d.log,
+	}
+	if d.hooks != nil {
+		opts.Hooks = d.hooks
+	}
+	return ingest.New(opts)
+}
+
+// serverOptionsFromConfig is server.Options of the endpoint's keys.
+func serverOptionsFromConfig(cfg config.Config) server.Options {
+	return server.Options{
+		BaseURL: cfg.BaseURL, EndpointPath: cfg.EndpointPath, MediaURLPath: cfg.Media.URLPath,
+		MaxSize: int64(cfg.Media.MaxSize), Scopes: cfg.Auth.Scopes, DeleteScopes: cfg.Auth.DeleteScopes,
+		Serve: cfg.Media.Serve, CORSOrigins: cfg.CORS.Origins,
+	}
+}
+
+// tempDirs makes data_dir/tmp and an empty data_dir/tmp/derived for
+// renditions and records (what a crashed run left there is only garbage).
+func tempDirs(cfg config.Config, log *slog.Logger) (spool, derived string, err error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return "", "", fmt.Errorf("data dir: %w", err)
+	}
+	spool = filepath.Join(cfg.DataDir, "tmp")
+	derived = filepath.Join(spool, "derived")
+	if err := os.RemoveAll(derived); err != nil {
+		log.Warn("temp files of an earlier run left behind", "dir", derived, "err", err)
+	}
+	if err := os.MkdirAll(derived, 0o700); err != nil {
+		return "", "", fmt.Errorf("temp dir: %w", err)
+	}
+	return spool, derived, nil
+}
