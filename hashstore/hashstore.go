@@ -43,6 +43,18 @@ func (e *SizeError) Error() string {
 // Is makes errors.Is(err, ErrTooLarge) hold.
 func (e *SizeError) Is(target error) bool { return target == ErrTooLarge }
 
+// ErrRead marks a failure to read the upload itself (the client's body),
+// as opposed to a failure of the store's own disk: the first is the
+// client's, the second the server's.
+var ErrRead = errors.New("reading the upload failed")
+
+// readError wraps a failure of the upload's reader so that it matches
+// ErrRead and still unwraps to its cause.
+type readError struct{ err error }
+
+func (e *readError) Error() string   { return "read: " + e.err.Error() }
+func (e *readError) Unwrap() []error { return []error{ErrRead, e.err} }
+
 // TypeError reports content that may not be stored. It matches
 // ErrTypeNotAllowed with errors.Is. Type is the sniffed type (safe to show
 // a client); Reason is empty when the type is simply not in the allowlist.

@@ -86,14 +86,14 @@ func (s *Store) Spool(ctx context.Context, r io.Reader) (f *File, err error) {
 			size += int64(n)
 		} else if rerr == nil {
 			if empty++; empty >= maxEmptyReads {
-				return nil, fmt.Errorf("spool: read: %w", io.ErrNoProgress)
+				return nil, fmt.Errorf("spool: %w", &readError{io.ErrNoProgress})
 			}
 		}
 		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
-			return nil, fmt.Errorf("spool: read: %w", rerr)
+			return nil, fmt.Errorf("spool: %w", &readError{rerr})
 		}
 	}
 	if err := bw.Flush(); err != nil {

@@ -108,7 +108,8 @@ func TestCrashWhileStoringBlob(t *testing.T) {
 	remote := gittest.NewRemote(t, nil)
 	// A video: no GPS stripping and no thumbnails stand between the spool
 	// and the blob write.
-	s := newSpano(t, "spano", options{remote: remote, push: "sync", maxSize: "200MB", keepGPS: true})
+	// A remote that takes files this big (repo.max_file_size raised).
+	s := newSpano(t, "spano", options{remote: remote, push: "sync", maxSize: "200MB", maxFile: "1GB", keepGPS: true})
 	s.start()
 	before := gittest.Git(t, remote, "rev-parse", "main")
 

@@ -73,6 +73,7 @@ type options struct {
 	generator string // jekyll (default) | hugo
 	widths    []int  // thumbnail widths; nil means none
 	maxSize   string // media.max_size; "" means 50MB
+	maxFile   string // repo.max_file_size; "" means 100MB
 	keepGPS   bool   // media.strip_gps: false
 }
 
@@ -112,6 +113,9 @@ func newSpano(t *testing.T, name string, o options) *spano {
 	if o.maxSize == "" {
 		o.maxSize = "50MB"
 	}
+	if o.maxFile == "" {
+		o.maxFile = "100MB"
+	}
 	widths := make([]string, len(o.widths))
 	for i, w := range o.widths {
 		widths[i] = fmt.Sprint(w)
@@ -128,6 +132,7 @@ repo:
   branch: main
   push: %s
   push_delay: %q
+  max_file_size: %q
 media:
   max_size: %q
   strip_gps: %v
@@ -141,7 +146,7 @@ auth:
       scope: "media delete"
 log:
   level: debug
-`, s.dataDir, siteURL, o.generator, s.repo, o.remote, o.push, o.pushDelay, o.maxSize, !o.keepGPS,
+`, s.dataDir, siteURL, o.generator, s.repo, o.remote, o.push, o.pushDelay, o.maxFile, o.maxSize, !o.keepGPS,
 		strings.Join(widths, ", "), digest([]byte(token)))
 	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -111,6 +111,9 @@ func classify(err error) *Error {
 			Description: git.Error(), Err: err}
 	case errors.Is(err, hashstore.ErrEmpty):
 		return badRequest("file is empty", err)
+	case errors.As(err, &typ) && typ.Reason != "":
+		return &Error{Status: http.StatusUnsupportedMediaType, Code: codeInvalidRequest,
+			Description: "the file is refused: it " + typ.Reason + ", which a browser could run", Err: err}
 	case errors.As(err, &typ):
 		return &Error{Status: http.StatusUnsupportedMediaType, Code: codeInvalidRequest,
 			Description: "file type " + typ.Type + " is not accepted", Err: err}

@@ -56,7 +56,7 @@ func (s *Server) readForm(ctx context.Context, r *http.Request, spool func(conte
 			}
 			f, err := spool(ctx, part)
 			if err != nil {
-				return form, partError(err)
+				return form, spoolError(err)
 			}
 			form.file = f
 			form.filename = hashstore.CleanFilename(part.FileName())
@@ -104,6 +104,16 @@ func smallField(part io.Reader, name string) (string, error) {
 		return "", badRequest(fmt.Sprintf("the %s field is too long", name), nil)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// spoolError tells a failure to read the body (the client's: a
+// malformed or cut multipart body, 400) from one of the store's own disk
+// (a full disk, no file descriptors left: the server's, 500).
+func spoolError(err error) error {
+	if errors.Is(err, hashstore.ErrRead) {
+		return partError(err)
+	}
+	return err
 }
 
 // partError tells a body over the limit (413) and errors of the store
