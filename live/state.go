@@ -1,0 +1,178 @@
+package live
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Status is where an upload stands.
+type Status string
+
+// The statuses of an upload.
+const (
+	StatusPending Status = "pending" // polled until live or its deadline
+	StatusLive    Status = "live"    // its URL served it
+	StatusGaveUp  Status = "gave_up" // its deadline passed first
+)
+
+// Entry is what the state file holds for one upload.
+type Entry struct {
+	Item
+	Status   Status    `json:"status"`
+	Watched  time.Time `json:"watched"`
+	Deadline time.Time `json:"deadline"`
+	LiveAt   time.Time `json:"live_at,omitzero"`
+}
+
+// stateVersion is the state file's format; a file of another version is
+// refused rather than misread.
+const stateVersion = 1
+
+// stateFile is the state file's JSON.
+type stateFile struct {
+	Version int     `json:"version"`
+	Uploads []Entry `json:"uploads"`
+}
+
+// State is a read-only snapshot of a state file, for readers such as
+// spano log that ask which uploads are live without running a Checker.
+type State struct {
+	entries map[string]*Entry
+}
+
+// Load reads the state file at path. A missing file is an empty state:
+// nothing was watched yet.
+func Load(path string) (*State, error) {
+	st := &State{entries: map[string]*Entry{}}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load state: %w", err)
+	}
+	var f stateFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("load state %s: %w", path, err)
+	}
+	if f.Version != stateVersion {
+		return nil, fmt.Errorf("load state %s: version %d, want %d", path, f.Version, stateVersion)
+	}
+	for _, e := range f.Uploads {
+		if err := checkItem(e.Item); err != nil {
+			return nil, fmt.Errorf("load state %s: %w", path, err)
+		}
+		switch e.Status {
+		case StatusPending, StatusLive, StatusGaveUp:
+		default:
+			return nil, fmt.Errorf("load state %s: %s: status %q", path, e.SHA256, e.Status)
+		}
+		st.entries[e.SHA256] = &e
+	}
+	return st, nil
+}
+
+// Live reports whether the upload with this hash was found live.
+func (s *State) Live(sha256 string) bool {
+	e, ok := s.entries[sha256]
+	return ok && e.Status == StatusLive
+}
+
+// Entry returns what the state holds for an upload.
+func (s *State) Entry(sha256 string) (Entry, bool) {
+	e, ok := s.entries[sha256]
+	if !ok {
+		return Entry{}, false
+	}
+	return *e, true
+}
+
+// Entries returns every upload in the state, ordered by hash.
+func (s *State) Entries() []Entry {
+	return sortedEntries(s.entries)
+}
+
+func sortedEntries(m map[string]*Entry) []Entry {
+	out := make([]Entry, 0, len(m))
+	for _, e := range m {
+		out = append(out, *e)
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.SHA256, b.SHA256) })
+	return out
+}
+
+// checkItem refuses an item that could not name an upload.
+func checkItem(it Item) error {
+	if len(it.SHA256) != 64 || strings.ToLower(it.SHA256) != it.SHA256 {
+		return fmt.Errorf("sha256 %q: want 64 lowercase hex", it.SHA256)
+	}
+	if _, err := hex.DecodeString(it.SHA256); err != nil {
+		return fmt.Errorf("sha256 %q: want 64 lowercase hex", it.SHA256)
+	}
+	if it.Size <= 0 {
+		return fmt.Errorf("%s: size %d", it.SHA256, it.Size)
+	}
+	if it.URL == "" {
+		return fmt.Errorf("%s: no url", it.SHA256)
+	}
+	return nil
+}
+
+// save writes the checker's state: to a temp file beside the state file,
+// fsynced, renamed over it, and the folder fsynced, so a crash leaves the
+// old state or the new one, never half of either.
+func (c *Checker) save() error {
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	c.mu.Lock()
+	f := stateFile{Version: stateVersion, Uploads: sortedEntries(c.entries)}
+	c.mu.Unlock()
+	b, err := json.MarshalIndent(f, "", " ")
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := writeAtomic(c.opts.StateFile, append(b, '\n')); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	return nil
+}
+
+func writeAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
