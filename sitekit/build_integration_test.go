@@ -93,7 +93,7 @@ type variant struct {
 	w, h   int
 }
 
-func encodeJPEG(t *testing.T, w, h int) []byte {
+func encodeJPEG(t testing.TB, w, h int) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := jpeg.Encode(&b, testphoto.Paint(w, h), &jpeg.Options{Quality: 80}); err != nil {
@@ -105,7 +105,7 @@ func encodeJPEG(t *testing.T, w, h int) []byte {
 // encodeWebP converts a JPEG with ffmpeg (libwebp) when it is
 // installed; the generators copy static files as they are, so without it
 // a marked stand-in does as well for the build.
-func encodeWebP(t *testing.T, jpg []byte) []byte {
+func encodeWebP(t testing.TB, jpg []byte) []byte {
 	t.Helper()
 	standIn := append([]byte("RIFF\x00\x00\x00\x00WEBP stand-in for "), jpg[:64]...)
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
@@ -124,7 +124,7 @@ func encodeWebP(t *testing.T, jpg []byte) []byte {
 // testUploads are the uploads every build holds: a JPEG with JPEG, WebP
 // and AVIF thumbnails, a PNG smaller than the smallest width (no thumbnails)
 // and a video with a poster.
-func testUploads(t *testing.T, l layout) (photo, icon, video upload) {
+func testUploads(t testing.TB, l layout) (photo, icon, video upload) {
 	var vs []variant
 	for _, w := range []int{320, 640} {
 		j := encodeJPEG(t, w, w*3/4)
@@ -156,7 +156,7 @@ func testUploads(t *testing.T, l layout) (photo, icon, video upload) {
 
 // writeSite writes files (slash paths relative to dir) and the uploads'
 // files and records into dir.
-func writeSite(t *testing.T, dir string, l layout, files map[string]string, ups ...upload) {
+func writeSite(t testing.TB, dir string, l layout, files map[string]string, ups ...upload) {
 	t.Helper()
 	put := func(rel string, b []byte) {
 		p := filepath.Join(dir, filepath.FromSlash(rel))

@@ -34,7 +34,7 @@ func TestRenderLayout(t *testing.T) {
 			name:   "jekyll no shards",
 			opts:   Options{Generator: Jekyll, Depth: 0, Width: 2},
 			file:   "_includes/spano/picture.html",
-			absent: []string{"spano_key"},
+			absent: []string{"spano_k0"},
 		},
 		{
 			name: "hugo partial",
