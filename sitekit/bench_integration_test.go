@@ -49,7 +49,7 @@ func BenchmarkBuild(b *testing.B) {
 				}
 				src := b.TempDir()
 				files := map[string]string{
-					"_config.yml": "title: A site\n",
+					"_config.yml":                 "title: A site\n",
 					"_posts/2026-12-02-photos.md": "---\ntitle: Photos\npermalink: /photos/\n---\n" + body.String(),
 				}
 				if gen == Hugo {
