@@ -30,6 +30,10 @@ const siteURL = "https://example.com"
 // escaping in an attribute.
 const trickyAlt = `Tom & "Jerry" <b>it's</b>`
 
+// hugoAgainAlt is given to Hugo's shortcode as a raw string literal,
+// which may hold double quotes.
+const hugoAgainAlt = `again, "quoted" & <escaped>`
+
 // mediaFile is one file of an upload as it sits in the repository.
 type mediaFile struct {
 	url   string
@@ -243,7 +247,7 @@ func testBuild(t *testing.T, gen string, l layout) {
 			"layouts/_default/single.html": "<!doctype html><html><body>{{ with .Params.cover }}{{ partial \"spano/picture.html\" (dict \"url\" . \"alt\" $.Params.cover_alt) }}{{ end }}{{ .Content }}</body></html>\n",
 			"layouts/_default/list.html":   "<!doctype html><html><body>{{ .Content }}</body></html>\n",
 			"content/photos.md": "---\ntitle: Photos\nurl: /photos/\ncover: \"" + url(photo) + "\"\ncover_alt: '" + strings.ReplaceAll(trickyAlt, "'", "''") + "'\n---\n" +
-				"A photo:\n\n{{< spano url=\"" + url(photo) + "\" alt=\"again\" sizes=\"50vw\" >}}\n\n" +
+				"A photo:\n\n{{< spano url=\"" + url(photo) + "\" alt=`" + hugoAgainAlt + "` sizes=\"50vw\" >}}\n\n" +
 				"{{< spano url=\"" + url(icon) + "\" alt=\"icon\" >}}\n\n" +
 				"{{< spano url=\"" + url(video) + "\" alt=\"clip\" >}}\n\n" +
 				"{{< spano url=\"" + unknownImg + "\" alt=\"gone\" >}}\n\n" +
@@ -284,6 +288,9 @@ func testBuild(t *testing.T, gen string, l layout) {
 	}
 	again := photoWant
 	again.sizes, again.alt = "50vw", "again"
+	if gen == Hugo {
+		again.alt = hugoAgainAlt
+	}
 	want := []rendered{
 		photoWant, again,
 		{tag: "img", src: url(icon), width: "200", height: "100", alt: "icon"},
