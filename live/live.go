@@ -138,10 +138,17 @@ func New(opts Options) (*Checker, error) {
 		journal: journal,
 	}
 	c.client = c.newClient(opts.Client)
-	if err := c.compact(); err != nil {
-		journal.Close()
-		cancel()
-		return nil, fmt.Errorf("live: %w", err)
+	// A journal left by a run that did not close is folded into the
+	// state file; otherwise the state file is already whole.
+	if info, err := journal.Stat(); err != nil || info.Size() > 0 {
+		if err == nil {
+			err = c.compact()
+		}
+		if err != nil {
+			journal.Close()
+			cancel()
+			return nil, fmt.Errorf("live: %w", err)
+		}
 	}
 	resumed := 0
 	for _, e := range c.entries {
