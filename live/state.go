@@ -49,20 +49,22 @@ type State struct {
 	entries map[string]*Entry
 }
 
-// Load reads the state file at path. A missing file is an empty state:
-// nothing was watched yet.
+// Load reads the state file at path and the journal beside it. Missing
+// files are an empty state: nothing was watched yet.
 func Load(path string) (*State, error) {
 	st := &State{entries: map[string]*Entry{}}
+	f := stateFile{Version: stateVersion}
 	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return st, nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Not written whole yet: only a journal, if anything.
+	case err != nil:
 		return nil, fmt.Errorf("load state: %w", err)
-	}
-	var f stateFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("load state %s: %w", path, err)
+	default:
+		f = stateFile{}
+		if err := json.Unmarshal(b, &f); err != nil {
+			return nil, fmt.Errorf("load state %s: %w", path, err)
+		}
 	}
 	if f.Version != stateVersion {
 		return nil, fmt.Errorf("load state %s: version %d, want %d", path, f.Version, stateVersion)
