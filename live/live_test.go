@@ -450,3 +450,43 @@ func counterValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
 	}
 	return 0
 }
+
+// TestResumePastDeadline: an upload whose deadline passed while spano
+// was down gets one last poll at start, then is given up.
+func TestResumePastDeadline(t *testing.T) {
+	for _, deployed := range []bool{true, false} {
+		t.Run("deployed="+strconv.FormatBool(deployed), func(t *testing.T) {
+			site := newFakeSite(t)
+			state := filepath.Join(t.TempDir(), "live.json")
+			opts, events := site.options(t, state)
+			opts.Timeout = time.Hour
+			opts.FirstDelay = time.Hour // the poll must come from the passed deadline, not the delay
+			then := time.Now().Add(-2 * time.Hour)
+			opts.Now = func() time.Time { return then }
+			it := site.item(1, 10)
+			c, err := New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Watch(it); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if deployed {
+				site.deploy(it)
+			}
+			opts.Now = time.Now
+			c = newChecker(t, opts)
+			if deployed {
+				waitEvents(t, events, 1)
+				return
+			}
+			waitFor(t, "giving up", func() bool { e, _ := c.Entry(it.SHA256); return e.Status == StatusGaveUp })
+			if n := site.hitsOn(it); n != 1 {
+				t.Errorf("%d polls after the deadline, want the one last", n)
+			}
+		})
+	}
+}
