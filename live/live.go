@@ -176,9 +176,10 @@ func withDefaults(o Options) Options {
 	if o.FirstDelay <= 0 {
 		o.FirstDelay = DefaultFirstDelay
 	}
-	if o.MaxDelay < o.FirstDelay {
+	if o.MaxDelay <= 0 {
 		o.MaxDelay = max(DefaultMaxDelay, o.FirstDelay)
 	}
+	o.MaxDelay = max(o.MaxDelay, o.FirstDelay)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
