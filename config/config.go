@@ -222,7 +222,7 @@ func Default() Config {
 		DataDir:      dataDir,
 		Site: SiteConfig{
 			Generator:   GeneratorJekyll,
-			DataDir:     defaultDataDir(GeneratorJekyll),
+			DataDir:     DefaultDataDir(GeneratorJekyll),
 			Records:     true,
 			CheckLive:   true,
 			LiveTimeout: Duration(30 * time.Minute),
@@ -309,8 +309,9 @@ func defaultRepoPath(dataDir string) string {
 	return strings.TrimRight(dataDir, "/") + "/site.git"
 }
 
-// defaultDataDir is where each generator reads data files from.
-func defaultDataDir(generator string) string {
+// DefaultDataDir is where each generator reads data files from: the
+// default of site.data_dir.
+func DefaultDataDir(generator string) string {
 	if generator == GeneratorHugo {
 		return "data"
 	}

@@ -111,7 +111,7 @@ func (c *Config) derive(set map[string]bool) {
 		c.Media.Dir = defaultMediaDir(c.Site.Generator)
 	}
 	if !set["site.data_dir"] {
-		c.Site.DataDir = defaultDataDir(c.Site.Generator)
+		c.Site.DataDir = DefaultDataDir(c.Site.Generator)
 	}
 	for i := range c.Hooks {
 		if !set[fmt.Sprintf("hooks[%d].timeout", i)] {

@@ -61,15 +61,14 @@ func runKit(_ context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // kitDataDir is the site folder that spano writes records under
-// (<kitDataDir>/spano/…) and the generator reads data files from.
-//
-// TODO(lead): return cfg.Site.DataDir once config has site.data_dir; its
-// default is then the one owner of these two names.
-func kitDataDir(_ config.Config, generator string) string {
-	if generator == config.GeneratorHugo {
-		return "data"
+// (<kitDataDir>/spano/…) and the generator reads data files from: the
+// config's site.data_dir, or the default of a -generator that differs
+// from the config's.
+func kitDataDir(cfg config.Config, generator string) string {
+	if generator == cfg.Site.Generator {
+		return cfg.Site.DataDir
 	}
-	return "_data"
+	return config.DefaultDataDir(generator)
 }
 
 // kitNotes says what else the site needs for the helpers to find the

@@ -41,6 +41,7 @@ Usage:
                                               upload files ($SPANO_TOKEN)
   spano log [-n N] [-json]                    media history, newest first
   spano fsck                                  check every media file's hash and name
+  spano kit -generator jekyll|hugo DIR        write the <picture> helpers into a site
   spano version                               print the version
 
 Every command but version takes -config PATH. Run "spano CMD -h" for the
