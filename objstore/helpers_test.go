@@ -30,6 +30,24 @@ type counter struct {
 	counts map[string]int
 	// onPart, if set, runs before each part or single-PUT request.
 	onPart func()
+	// corrupt is how many of the next part or single-PUT requests get
+	// one byte of their body flipped on the way, as a bad network would.
+	corrupt int
+}
+
+// flipper flips the byte at offset at of a request body.
+type flipper struct {
+	io.ReadCloser
+	off, at int64
+}
+
+func (f *flipper) Read(p []byte) (int, error) {
+	n, err := f.ReadCloser.Read(p)
+	if f.at >= f.off && f.at < f.off+int64(n) {
+		p[f.at-f.off] ^= 0x55
+	}
+	f.off += int64(n)
+	return n, err
 }
 
 func newCounter() *counter {
@@ -52,6 +70,11 @@ func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.mu.Lock()
 	c.counts[kind]++
 	hook := c.onPart
+	if c.corrupt > 0 && (kind == "part" || kind == "put") && r.Body != nil {
+		c.corrupt--
+		r = r.Clone(r.Context())
+		r.Body = &flipper{ReadCloser: r.Body, at: 4096}
+	}
 	c.mu.Unlock()
 	if hook != nil && (kind == "part" || kind == "put") {
 		hook()

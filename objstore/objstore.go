@@ -48,13 +48,13 @@ var (
 // MismatchError describes an object that is not what its key promises.
 // It matches ErrMismatch with errors.Is.
 type MismatchError struct {
-	Key       string
-	WantSize  int64
-	GotSize   int64
-	WantSHA   string
-	GotSHA    string // "" when the object has no sha256 metadata
-	WantType  string
-	GotType   string
+	Key        string
+	WantSize   int64
+	GotSize    int64
+	WantSHA    string
+	GotSHA     string // "" when the object has no sha256 metadata
+	WantType   string
+	GotType    string
 	Downloaded bool // GotSHA is the hash of the downloaded bytes, not the metadata
 }
 
@@ -132,7 +132,7 @@ type Options struct {
 	// "ab/cd/"); Depth 0 puts every object directly under Prefix.
 	Depth, Width int
 	AccessKey    string
-	SecretKey  string
+	SecretKey    string
 	// PublicURL is where the site's readers fetch <prefix>/ from (the
 	// bucket's public domain or a CDN), without a trailing slash.
 	PublicURL string
@@ -173,12 +173,12 @@ type Store struct {
 	publicURL string
 	log       *slog.Logger
 
-	partSize       int64
-	parallel       int
-	attempts       int
-	backoff        time.Duration
-	maxBackoff     time.Duration
-	sleep          func(ctx context.Context, d time.Duration) error
+	partSize   int64
+	parallel   int
+	attempts   int
+	backoff    time.Duration
+	maxBackoff time.Duration
+	sleep      func(ctx context.Context, d time.Duration) error
 }
 
 // New checks opts and returns a Store. It makes no request: a bucket that

@@ -216,3 +216,35 @@ func TestPutNeverStarted(t *testing.T) {
 		t.Fatalf("CheckBucket = %v, want ErrUnavailable", err)
 	}
 }
+
+// TestPutCorruptedOnTheWay flips a byte of the body on its way to the
+// server: the server's SHA-256 check refuses it, and Put fails for good
+// rather than storing bad bytes or calling it an outage.
+func TestPutCorruptedOnTheWay(t *testing.T) {
+	srv := s3test.Start(t)
+	for _, size := range []int64{1 << 20, 11 << 20} {
+		t.Run(itoa(size), func(t *testing.T) {
+			c := newCounter()
+			opts := testOptions(srv)
+			opts.Transport = c
+			s := newStore(t, opts)
+			path, obj := writeFile(t, size, uint64(size), "video/mp4", "mp4")
+			c.corrupt = 1
+			_, err := s.Put(context.Background(), obj, path)
+			if err == nil {
+				t.Fatal("Put of corrupted bytes succeeded")
+			}
+			t.Logf("refused: %v", err)
+			if errors.Is(err, ErrUnavailable) {
+				t.Errorf("Put = %v: a checksum refusal is not an outage", err)
+			}
+			if _, err := srv.Client.StatObject(context.Background(), srv.Bucket, s.Key(obj.SHA256, obj.Ext), minio.StatObjectOptions{}); err == nil {
+				t.Error("the corrupted object was stored")
+			}
+			if _, err := s.Put(context.Background(), obj, path); err != nil {
+				t.Fatalf("Put once the network is fine: %v", err)
+			}
+			checkStored(t, srv, s, obj)
+		})
+	}
+}
