@@ -108,11 +108,11 @@ const MetaSHA256 = "sha256"
 const (
 	DefaultPartSize       = 16 << 20 // bytes
 	DefaultParallel       = 4
-	DefaultAttempts       = 4
-	DefaultRequestRetries = 3
+	DefaultAttempts       = 3
+	DefaultRequestRetries = 2
 	DefaultBackoff        = 500 * time.Millisecond
-	DefaultMaxBackoff     = 8 * time.Second
-	DefaultIdleTimeout    = time.Minute
+	DefaultMaxBackoff     = 4 * time.Second
+	DefaultIdleTimeout    = 15 * time.Second
 )
 
 // Options configures a Store. cmd/spano fills it from storage.s3.
@@ -143,17 +143,24 @@ type Options struct {
 	PartSize int64
 	// Parallel is how many parts are in flight at once (zero: 4).
 	Parallel int
-	// Attempts is how many times an operation is tried when it fails in
-	// a way that may pass, with exponential backoff from Backoff to
-	// MaxBackoff between tries (zero values: 4, 500ms, 8s).
+	// Attempts is how many times an operation (a whole upload, a HEAD) is
+	// tried when it fails in a way that may pass, with exponential
+	// backoff from Backoff to MaxBackoff between tries (zero values: 3,
+	// 500ms, 4s).
 	Attempts   int
 	Backoff    time.Duration
 	MaxBackoff time.Duration
-	// RequestRetries is how often the client retries one request (one
-	// part) inside an attempt, waiting up to a second each (zero: 3).
+	// RequestRetries is how many times the client tries one request (one
+	// part) inside an attempt, up to a second apart, so one failed part
+	// does not restart the upload (zero: 2).
 	RequestRetries int
 	// IdleTimeout fails a request whose connection moves no byte for this
-	// long (a hung server), so it is retried (zero: 1 minute).
+	// long (a hung server), so it is retried (zero: 15s).
+	//
+	// With the defaults a bucket that refuses connections is given up
+	// after about 5 s; a hung one after about Attempts × RequestRetries ×
+	// 2 × IdleTimeout (the part, then the abort of the upload), 3 minutes
+	// at most. A caller in a hurry passes a context with a deadline.
 	IdleTimeout time.Duration
 	// Transport, if set, replaces the HTTP transport (tests route it
 	// through a recording proxy). IdleTimeout does not apply to it.

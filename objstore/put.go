@@ -103,6 +103,12 @@ func (s *Store) Put(ctx context.Context, obj Object, path string) (PutResult, er
 	start := time.Now()
 	err = s.retry(ctx, "upload "+key, func(ctx context.Context) error {
 		_, err := s.client.PutObject(ctx, s.bucket, key, io.NewSectionReader(f, 0, obj.Size), obj.Size, s.putOptions(obj))
+		if err != nil && !transient(err) && ctx.Err() == nil && s.check(ctx, key, obj) == nil {
+			// The upload completed but its answer was lost (a retried
+			// complete then finds no upload), or another spano stored
+			// the same bytes meanwhile: the object is right.
+			return nil
+		}
 		return err
 	})
 	if err != nil {

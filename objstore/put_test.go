@@ -248,3 +248,42 @@ func TestPutCorruptedOnTheWay(t *testing.T) {
 		})
 	}
 }
+
+// TestPutHungServer freezes the server in the middle of an upload: the
+// idle timeout turns the silence into a failure, Put gives up with
+// ErrUnavailable in bounded time, and works once the server runs again.
+func TestPutHungServer(t *testing.T) {
+	srv := s3test.Start(t)
+	opts := testOptions(srv)
+	// The real transport, whose idle timeout is under test, counted.
+	c := &counter{rt: newTransport(time.Second, false), counts: map[string]int{}}
+	opts.Transport = c
+	opts.Attempts, opts.RequestRetries = 2, 1
+	s := newStore(t, opts)
+	path, obj := writeFile(t, 11<<20, 6, "video/mp4", "mp4")
+	var once sync.Once
+	c.onPart = func() { once.Do(srv.Pause) }
+	start := time.Now()
+	_, err := s.Put(context.Background(), obj, path)
+	elapsed := time.Since(start)
+	srv.Resume()
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Put to a hung server = %v, want ErrUnavailable", err)
+	}
+	// 2 attempts of 1 request, each failing after 1s of silence; a HEAD
+	// after each; 20ms of backoff.
+	if elapsed > 8*time.Second {
+		t.Errorf("Put took %v to give up on a hung server", elapsed)
+	}
+	if c.get("part") == 0 {
+		t.Error("no part was sent: the server hung before the upload")
+	}
+	t.Logf("gave up after %v: %v", elapsed.Round(time.Millisecond), err)
+	c.mu.Lock()
+	c.onPart = nil
+	c.mu.Unlock()
+	if _, err := s.Put(context.Background(), obj, path); err != nil {
+		t.Fatalf("Put after resume: %v", err)
+	}
+	checkStored(t, srv, s, obj)
+}
