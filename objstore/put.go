@@ -2,6 +2,8 @@ package objstore
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -218,6 +220,15 @@ func transient(err error) bool {
 			return true
 		}
 		return er.StatusCode >= 500 || er.StatusCode == 429 || er.StatusCode == 408
+	}
+	var (
+		unknownCA x509.UnknownAuthorityError
+		badHost   x509.HostnameError
+		badCert   x509.CertificateInvalidError
+		tlsHeader tls.RecordHeaderError
+	)
+	if errors.As(err, &unknownCA) || errors.As(err, &badHost) || errors.As(err, &badCert) || errors.As(err, &tlsHeader) {
+		return false // a wrong endpoint or certificate does not heal
 	}
 	var ue *url.Error
 	var ne net.Error

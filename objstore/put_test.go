@@ -2,8 +2,14 @@ package objstore
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"net"
+	"net/url"
 	"strings"
+	"syscall"
 	"sync"
 	"testing"
 	"time"
@@ -286,4 +292,35 @@ func TestPutHungServer(t *testing.T) {
 		t.Fatalf("Put after resume: %v", err)
 	}
 	checkStored(t, srv, s, obj)
+}
+
+func TestTransient(t *testing.T) {
+	refused := &url.Error{Op: "Put", URL: "http://127.0.0.1:1", Err: &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"connection refused", refused, true},
+		{"reset", fmt.Errorf("upload: %w", syscall.ECONNRESET), true},
+		{"503", minio.ErrorResponse{StatusCode: 503, Code: "ServiceUnavailable"}, true},
+		{"500", minio.ErrorResponse{StatusCode: 500, Code: "InternalError"}, true},
+		{"slow down", minio.ErrorResponse{StatusCode: 503, Code: "SlowDown"}, true},
+		{"429", minio.ErrorResponse{StatusCode: 429}, true},
+		{"403", minio.ErrorResponse{StatusCode: 403, Code: "AccessDenied"}, false},
+		{"no bucket", minio.ErrorResponse{StatusCode: 404, Code: "NoSuchBucket"}, false},
+		{"bad digest", minio.ErrorResponse{StatusCode: 400, Code: "BadDigest"}, false},
+		{"unknown CA", &url.Error{Op: "Put", URL: "https://x", Err: x509.UnknownAuthorityError{}}, false},
+		{"http to https", &url.Error{Op: "Put", URL: "https://x", Err: tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}}, false},
+		{"not found", ErrNotFound, false},
+		{"mismatch", &MismatchError{}, false},
+		{"local", errors.New("read spool: input/output error"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := transient(tt.err); got != tt.want {
+				t.Errorf("transient(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
 }
