@@ -9,8 +9,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
-	"syscall"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
