@@ -32,6 +32,7 @@ func TestPut(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			c := newCounter()
 			opts := testOptions(srv)
 			opts.Transport = c
@@ -59,6 +60,11 @@ func TestPut(t *testing.T) {
 
 			// Again: a HEAD finds the right object and nothing is sent.
 			before := c.sends()
+			stored, err := srv.Client.StatObject(ctx, srv.Bucket, res.Key, minio.StatObjectOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(1100 * time.Millisecond) // Last-Modified has whole seconds
 			res, err = s.Put(ctx, obj, path)
 			if err != nil {
 				t.Fatalf("second Put: %v", err)
@@ -68,6 +74,14 @@ func TestPut(t *testing.T) {
 			}
 			if got := c.sends() - before; got != 0 {
 				t.Errorf("second Put sent %d requests with bytes, want 0", got)
+			}
+			again, err := srv.Client.StatObject(ctx, srv.Bucket, res.Key, minio.StatObjectOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !again.LastModified.Equal(stored.LastModified) || again.ETag != stored.ETag {
+				t.Errorf("object rewritten: Last-Modified %v → %v, ETag %s → %s",
+					stored.LastModified, again.LastModified, stored.ETag, again.ETag)
 			}
 		})
 	}
