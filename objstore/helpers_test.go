@@ -30,6 +30,9 @@ type counter struct {
 	counts map[string]int
 	// onPart, if set, runs before each part or single-PUT request.
 	onPart func()
+	// fail, if set, may fail a request before it is sent, as a dropped
+	// connection would.
+	fail func(kind string) error
 	// corrupt is how many of the next part or single-PUT requests get
 	// one byte of their body flipped on the way, as a bad network would.
 	corrupt int
@@ -66,6 +69,8 @@ func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
 		kind = "create"
 	case r.Method == http.MethodPost && q.Has("uploadId"):
 		kind = "complete"
+	case r.Method == http.MethodGet && q.Has("list-type"):
+		kind = "list"
 	}
 	c.mu.Lock()
 	c.counts[kind]++
@@ -75,7 +80,13 @@ func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
 		r = r.Clone(r.Context())
 		r.Body = &flipper{ReadCloser: r.Body, at: 4096}
 	}
+	fail := c.fail
 	c.mu.Unlock()
+	if fail != nil {
+		if err := fail(kind); err != nil {
+			return nil, err
+		}
+	}
 	if hook != nil && (kind == "part" || kind == "put") {
 		hook()
 	}

@@ -186,6 +186,7 @@ type Store struct {
 	backoff    time.Duration
 	maxBackoff time.Duration
 	sleep      func(ctx context.Context, d time.Duration) error
+	listPage   int // keys per list request; 0 is the server's page (1000)
 }
 
 // New checks opts and returns a Store. It makes no request: a bucket that

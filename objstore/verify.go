@@ -79,31 +79,60 @@ type Entry struct {
 
 // List yields every object under the prefix, in key order, so fsck can
 // report objects that no record names (orphans, e.g. left by a crash
-// between the object and its commit). An error ends the sequence.
+// between the object and its commit). A listing cut off in a way that
+// may pass resumes after the last key, with backoff; an error (matching
+// ErrUnavailable when it lasted) ends the sequence.
 func (s *Store) List(ctx context.Context) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
-		prefix := ""
-		if s.prefix != "" {
-			prefix = s.prefix + "/"
-		}
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		for info := range s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
-			if info.Err != nil {
-				err := info.Err
-				if transient(err) {
-					err = &unavailableError{op: "list", err: err}
-				}
+		after, wait := "", s.backoff
+		for attempt := 1; ; attempt++ {
+			stopped := false
+			err := s.listAfter(ctx, after, func(e Entry) bool {
+				after, attempt = e.Key, 1 // progress: a fresh budget
+				stopped = !yield(e, nil)
+				return !stopped
+			})
+			switch {
+			case err == nil || stopped:
+				return
+			case !transient(err) || ctx.Err() != nil:
+				yield(Entry{}, fmt.Errorf("list: %w", err))
+				return
+			case attempt >= s.attempts:
+				yield(Entry{}, fmt.Errorf("list: %w", &unavailableError{op: "list", err: err}))
+				return
+			}
+			s.log.Warn("listing failed, resuming", "after", after, "attempt", attempt, "err", err)
+			if err := s.sleep(ctx, wait); err != nil {
 				yield(Entry{}, fmt.Errorf("list: %w", err))
 				return
 			}
-			e := Entry{Key: info.Key, Size: info.Size, LastModified: info.LastModified}
-			e.SHA256, e.Ext = s.parseKey(strings.TrimPrefix(info.Key, prefix))
-			if !yield(e, nil) {
-				return
-			}
+			wait = min(2*wait, s.maxBackoff)
 		}
 	}
+}
+
+// listAfter lists the keys under the prefix after the key after, calling
+// fn with each until it returns false.
+func (s *Store) listAfter(ctx context.Context, after string, fn func(Entry) bool) error {
+	prefix := ""
+	if s.prefix != "" {
+		prefix = s.prefix + "/"
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops minio-go's listing goroutine when fn stops early
+	opts := minio.ListObjectsOptions{Prefix: prefix, Recursive: true, StartAfter: after, MaxKeys: s.listPage}
+	for info := range s.client.ListObjectsIter(ctx, s.bucket, opts) {
+		if info.Err != nil {
+			return info.Err
+		}
+		e := Entry{Key: info.Key, Size: info.Size, LastModified: info.LastModified}
+		e.SHA256, e.Ext = s.parseKey(strings.TrimPrefix(info.Key, prefix))
+		if !fn(e) {
+			return nil
+		}
+	}
+	return nil
 }
 
 // parseKey reads "ab/cd/<sha256>.<ext>" (below the prefix) and returns

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -164,5 +166,53 @@ func TestList(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("List with the server down yielded %d times, want one error", n)
+	}
+}
+
+// TestListResumes drops the connection of one list request in the
+// middle of a listing: List resumes after the last key it gave, so fsck
+// sees every object once.
+func TestListResumes(t *testing.T) {
+	srv := s3test.Start(t)
+	ctx := context.Background()
+	c := newCounter()
+	opts := testOptions(srv)
+	opts.Transport = c
+	s := newStore(t, opts)
+	s.listPage = 2
+	var want []string
+	for i := range 7 {
+		path, obj := writeFile(t, 100, uint64(300+i), "image/png", "png")
+		res, err := s.Put(ctx, obj, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, res.Key)
+	}
+	slices.Sort(want)
+	lists := 0
+	c.mu.Lock()
+	c.fail = func(kind string) error {
+		if kind != "list" {
+			return nil
+		}
+		if lists++; lists == 3 {
+			return syscall.ECONNRESET
+		}
+		return nil
+	}
+	c.mu.Unlock()
+	var got []string
+	for e, err := range s.List(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e.Key)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("List = %q,\nwant %q", got, want)
+	}
+	if lists < 5 {
+		t.Errorf("%d list requests: the failure was not in the middle", lists)
 	}
 }
