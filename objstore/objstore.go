@@ -134,7 +134,8 @@ type Options struct {
 	AccessKey    string
 	SecretKey    string
 	// PublicURL is where the site's readers fetch <prefix>/ from (the
-	// bucket's public domain or a CDN), without a trailing slash.
+	// bucket's public domain or a CDN); required. A trailing slash is
+	// dropped.
 	PublicURL string
 	Logger    *slog.Logger
 
@@ -247,11 +248,10 @@ func withDefaults(o Options) (Options, error) {
 	if err := checkPrefix(o.Prefix); err != nil {
 		return o, err
 	}
-	if o.PublicURL != "" {
-		pu, err := url.Parse(o.PublicURL)
-		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
-			return o, fmt.Errorf("objstore: public url %q is not an http(s) URL", o.PublicURL)
-		}
+	// Without it an offloaded file would have no published URL.
+	pu, err := url.Parse(o.PublicURL)
+	if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || pu.RawQuery != "" || pu.Fragment != "" {
+		return o, fmt.Errorf("objstore: public url %q is not an http(s) URL of the prefix's folder", o.PublicURL)
 	}
 	if o.Depth < 0 || o.Depth > 8 || (o.Depth > 0 && (o.Width < 1 || o.Width > 8)) || o.Depth*o.Width > 32 {
 		return o, fmt.Errorf("objstore: shard depth %d width %d out of range", o.Depth, o.Width)

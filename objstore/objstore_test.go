@@ -38,6 +38,8 @@ func TestNewOptions(t *testing.T) {
 		{"prefix with dotdot", func(o *Options) { o.Prefix = "a/../b" }, "empty, . or .."},
 		{"prefix with empty folder", func(o *Options) { o.Prefix = "a//b" }, "empty, . or .."},
 		{"public url not a url", func(o *Options) { o.PublicURL = "media.example.com" }, "not an http(s) URL"},
+		{"no public url", func(o *Options) { o.PublicURL = "" }, "not an http(s) URL"},
+		{"public url with a query", func(o *Options) { o.PublicURL = "https://cdn.example.com/m?x=1" }, "not an http(s) URL"},
 		{"depth without width", func(o *Options) { o.Width = 0 }, "out of range"},
 		{"too deep", func(o *Options) { o.Depth = 9 }, "out of range"},
 		{"part too small", func(o *Options) { o.PartSize = 1 << 20 }, "not in 5MiB..5GiB"},
