@@ -66,8 +66,10 @@ type PutResult struct {
 // checks the stored object's size and metadata afterwards.
 //
 // Failures that may pass (network errors, timeouts, 5xx, throttling) are
-// retried with backoff; when they last through Options.Attempts, the error
-// matches ErrUnavailable. Two Puts of the same file at once, in one
+// retried with backoff; when they last through Options.Attempts, or until
+// ctx's deadline, the error matches ErrUnavailable (a canceled ctx gives
+// context.Canceled). A caller that must answer in bounded time passes a
+// deadline. Two Puts of the same file at once, in one
 // process or two, both succeed and leave one object.
 func (s *Store) Put(ctx context.Context, obj Object, path string) (PutResult, error) {
 	if err := obj.check(); err != nil {
@@ -181,8 +183,8 @@ func (s *Store) statErr(key string, err error) error {
 }
 
 // retry runs fn until it succeeds, fails for good, or has failed
-// s.attempts times in ways that may pass; then the error matches
-// ErrUnavailable.
+// s.attempts times in ways that may pass, or ctx's deadline passes while
+// it does; then the error matches ErrUnavailable.
 func (s *Store) retry(ctx context.Context, op string, fn func(context.Context) error) error {
 	wait := s.backoff
 	var err error
@@ -190,6 +192,11 @@ func (s *Store) retry(ctx context.Context, op string, fn func(context.Context) e
 		err = fn(ctx)
 		if err == nil || !transient(err) {
 			return err
+		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The caller's time for this ran out while the bucket kept
+			// failing: to the caller that is an outage, not a cancel.
+			return &unavailableError{op: op, err: err}
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", op, ctx.Err())

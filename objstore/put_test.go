@@ -338,3 +338,27 @@ func TestTransient(t *testing.T) {
 		})
 	}
 }
+
+// TestPutDeadline is a hung server and a caller with a deadline: Put
+// reports ErrUnavailable when the deadline passes, long before its own
+// retries would give up.
+func TestPutDeadline(t *testing.T) {
+	srv := s3test.Start(t)
+	opts := testOptions(srv)
+	opts.Transport = nil
+	opts.IdleTimeout = time.Minute
+	s := newStore(t, opts)
+	path, obj := writeFile(t, 1000, 8, "image/jpeg", "jpg")
+	srv.Pause()
+	defer srv.Resume()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := s.Put(ctx, obj, path)
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Put = %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Put took %v with a 1s deadline", d)
+	}
+}
