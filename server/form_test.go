@@ -232,7 +232,9 @@ func TestReadFormNeverQuotesTheBody(t *testing.T) {
 	for name, b := range bodies {
 		t.Run(name, func(t *testing.T) {
 			_, err := readForm(context.Background(), formRequest(strings.NewReader(b)), formSource{authorized: true,
-				spool: func(context.Context, io.Reader, bool) (*hashstore.File, error) { return nil, errors.New("no file expected") }})
+				spool: func(context.Context, io.Reader, bool) (*hashstore.File, error) {
+					return nil, errors.New("no file expected")
+				}})
 			if err == nil {
 				t.Fatal("malformed body accepted")
 			}
