@@ -34,6 +34,11 @@ const (
 // a person holding a phone.
 const retryAfter = 30
 
+// rateLimitedRetryAfter is what a 429 tells a client that sent too many
+// bad tokens to wait: the time one more failure is allowed at
+// indieauth's default rate.
+const rateLimitedRetryAfter = 60 / indieauth.DefaultFailuresPerMinute
+
 // Error is a failure a client may be told about: its status, Micropub
 // error code and a description written for the client. Err is the cause,
 // logged but never sent.
@@ -129,6 +134,10 @@ func classify(err error) *Error {
 	case errors.Is(err, indieauth.ErrForbidden):
 		return &Error{Status: http.StatusForbidden, Code: codeForbidden,
 			Description: "the access token was issued for another site", Err: err}
+	case errors.Is(err, indieauth.ErrRateLimited):
+		return &Error{Status: http.StatusTooManyRequests, Code: codeUnavailable,
+			Description: "too many invalid access tokens from this address, try again later",
+			Header:      http.Header{"Retry-After": {strconv.Itoa(rateLimitedRetryAfter)}}, Err: err}
 	case errors.Is(err, indieauth.ErrUnavailable):
 		return unavailable("the token endpoint is unavailable, try again later", err)
 	case errors.Is(err, indieauth.ErrMisconfigured):

@@ -2,11 +2,14 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"spano/indieauth"
 )
 
 // TestHostileRequests holds the regression tests of issue 15's rows that
@@ -66,6 +69,13 @@ func TestHostileRequests(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestRateLimitedIs429(t *testing.T) {
+	e := classify(fmt.Errorf("verify token: %w", indieauth.ErrRateLimited))
+	if e == nil || e.Status != http.StatusTooManyRequests || e.Header.Get("Retry-After") == "" {
+		t.Fatalf("classify = %+v, want 429 with Retry-After", e)
+	}
 }
 
 func TestTruncate(t *testing.T) {
