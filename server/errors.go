@@ -13,6 +13,7 @@ import (
 	"spano/hashstore"
 	"spano/hooks"
 	"spano/indieauth"
+	"spano/netlimit"
 	"spano/repo"
 	"spano/thumbs"
 )
@@ -109,6 +110,9 @@ func classify(err error) *Error {
 	case errors.Is(err, hashstore.ErrTooLarge), errors.As(err, &maxBytes):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: codeInvalidRequest,
 			Description: "request is too large", Err: err}
+	case errors.Is(err, netlimit.ErrTooSlow):
+		return &Error{Status: http.StatusRequestTimeout, Code: codeInvalidRequest,
+			Description: "the request body arrived too slowly", Err: err}
 	case errors.Is(err, hashstore.ErrEmpty):
 		return badRequest("file is empty", err)
 	case errors.As(err, &typ):

@@ -256,7 +256,10 @@ func (s *Server) readForm(ctx context.Context, r *http.Request) (uploadForm, err
 			_, err := s.verify(ctx, token)
 			return err
 		},
-		spool: func(ctx context.Context, r io.Reader, _ bool) (*hashstore.File, error) {
+		spool: func(ctx context.Context, r io.Reader, identified bool) (*hashstore.File, error) {
+			if s.spooler != nil {
+				return s.spooler.Spool(ctx, r, identified)
+			}
 			return s.store.Spool(ctx, r)
 		},
 	})

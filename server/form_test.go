@@ -190,6 +190,8 @@ func TestReadFormCaps(t *testing.T) {
 		wantDesc string // "" : success
 	}{
 		{name: "a 9 MB part header", body: io.LimitReader(&endlessHeader{}, 9<<20), wantDesc: "part header is larger"},
+		{name: "a 9 MB preamble", body: io.MultiReader(strings.NewReader(strings.Repeat("preamble line\r\n", 9<<20/15)), bytes.NewReader(formBody(file))), wantDesc: "part header is larger"},
+		{name: "a short preamble", body: io.MultiReader(strings.NewReader("This is a multi-part message.\r\n"), bytes.NewReader(formBody(file)))},
 		{name: "a part header at the cap", body: bytes.NewReader(formBody(formPart{name: strings.Repeat("n", maxPartHeader-200), body: []byte("v")}, file))},
 		{name: "too many parts", body: bytes.NewReader(formBody(append(many, file)...)), wantDesc: "more than 32 parts"},
 		{name: "fields too large", body: bytes.NewReader(formBody(field("a", 40<<10), field("b", 40<<10), file)), wantDesc: "fields hold more than"},

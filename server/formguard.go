@@ -33,7 +33,8 @@ func validBoundary(b string) bool {
 // stream or of a part's body, which mime/multipart accepts too) to the
 // blank line that ends the header block, so it sees at least every
 // header block the parser sees. A close delimiter ("--boundary--") ends
-// the counting. File bytes are skipped a line at a time, so a large
+// the counting. A preamble before the first delimiter, which no real
+// client sends, is held to max bytes too. File bytes are skipped a line at a time, so a large
 // upload costs one IndexByte per line break.
 type headerGuard struct {
 	r     io.Reader
@@ -41,11 +42,13 @@ type headerGuard struct {
 	max   int
 	err   error
 
-	match  int  // bytes of delim matched so far
-	inHead bool // between a delimiter and the blank line after it
-	n      int  // bytes of the current header block
-	dashes int  // "-" right after the delimiter: 2 marks the close delimiter
-	prev   [2]byte
+	started bool // the first delimiter was seen
+	pre     int  // bytes before it: a preamble, which real clients never send
+	match   int  // bytes of delim matched so far
+	inHead  bool // between a delimiter and the blank line after it
+	n       int  // bytes of the current header block
+	dashes  int  // "-" right after the delimiter: 2 marks the close delimiter
+	prev    [2]byte
 }
 
 func newHeaderGuard(r io.Reader, boundary string, max int) *headerGuard {
@@ -69,6 +72,11 @@ func (g *headerGuard) Read(p []byte) (int, error) {
 // too large.
 func (g *headerGuard) scan(b []byte) bool {
 	for i := 0; i < len(b); {
+		if !g.started {
+			if g.pre++; g.pre > g.max {
+				return true
+			}
+		}
 		if g.inHead {
 			if g.head(b[i]) {
 				return true
@@ -76,7 +84,7 @@ func (g *headerGuard) scan(b []byte) bool {
 			i++
 			continue
 		}
-		if g.match == 0 {
+		if g.match == 0 && g.started {
 			j := bytes.IndexByte(b[i:], '\n')
 			if j < 0 {
 				return false
@@ -94,6 +102,7 @@ func (g *headerGuard) scan(b []byte) bool {
 			g.match = 0
 		}
 		if g.match == len(g.delim) {
+			g.started = true
 			g.match, g.inHead, g.n, g.dashes, g.prev = 0, true, 0, 0, [2]byte{}
 		}
 	}

@@ -68,6 +68,9 @@ type Options struct {
 	// Index answers q=source, q=last and finds what a delete removes;
 	// nil: those queries are not offered and delete is refused.
 	Index *index.Index
+	// Spooler caps concurrent spools and checks free space before each
+	// (see NewSpooler); nil spools into Store without limits.
+	Spooler *Spooler
 
 	BaseURL      string   // this service's public URL, for q=config
 	EndpointPath string   // e.g. "/micropub/media"
@@ -94,6 +97,7 @@ type Server struct {
 	hooks    Hooks
 	metrics  *Metrics
 	index    *index.Index
+	spooler  *Spooler
 
 	baseURL      string
 	endpointPath string
@@ -120,6 +124,7 @@ func New(opts Options) http.Handler {
 		hooks:        opts.Hooks,
 		metrics:      opts.Metrics,
 		index:        opts.Index,
+		spooler:      opts.Spooler,
 		baseURL:      strings.TrimRight(opts.BaseURL, "/"),
 		endpointPath: "/" + strings.Trim(opts.EndpointPath, "/"),
 		siteURL:      strings.TrimRight(opts.SiteURL, "/"),

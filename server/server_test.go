@@ -56,6 +56,8 @@ type env struct {
 	remote string
 	data   string // temp dirs for the hashstore and thumbs
 	logs   *safebuf.Buffer
+	// spooler guards the spool when envOptions.spool is set.
+	spooler *Spooler
 }
 
 // envOptions change the defaults of newEnv.
@@ -70,6 +72,7 @@ type envOptions struct {
 	metrics     *Metrics            // nil: counted, not exported
 	gatherer    prometheus.Gatherer // non-nil: served at /metrics
 	verifier    Verifier            // nil: the static test tokens
+	spool       *SpoolOptions       // non-nil: a Spooler with these options
 }
 
 func newEnv(t *testing.T, opt envOptions) *env {
@@ -148,8 +151,11 @@ func newEnv(t *testing.T, opt envOptions) *env {
 	if opt.origins == nil {
 		opt.origins = []string{"*"}
 	}
+	if opt.spool != nil {
+		e.spooler = NewSpooler(store, *opt.spool)
+	}
 	h := New(Options{
-		Verifier: verifier, Repo: r, Store: store, Images: maker, Hooks: opt.hooks, Index: e.index,
+		Verifier: verifier, Repo: r, Store: store, Images: maker, Hooks: opt.hooks, Index: e.index, Spooler: e.spooler,
 		BaseURL: "https://media.example.com", EndpointPath: "/micropub/media",
 		SiteURL: siteURL, MediaURLPath: "/media", MaxSize: testMaxSize,
 		Scopes: []string{"media", "create"}, DeleteScopes: []string{"delete"}, StripGPS: true, Serve: opt.serve,
