@@ -234,3 +234,37 @@ func TestCleanClientID(t *testing.T) {
 		t.Errorf("ClientID = %q, %v", tok.ClientID, err)
 	}
 }
+
+// TestMiddlewareRecordsTheClient: through Middleware, Verify knows the
+// request's address, so the failure limit applies to HTTP clients.
+func TestMiddlewareRecordsTheClient(t *testing.T) {
+	e := newEndpoint(t, validFor())
+	v := newVerifier(t, Options{IntrospectionEndpoint: e.URL, FailuresPerMinute: 3})
+	srv := httptest.NewServer(v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := v.Verify(r.Context(), r.URL.Query().Get("t"))
+		switch {
+		case errors.Is(err, ErrRateLimited):
+			w.WriteHeader(http.StatusTooManyRequests)
+		case errors.Is(err, ErrInvalidToken):
+			w.WriteHeader(http.StatusUnauthorized)
+		default:
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	})))
+	defer srv.Close()
+	var got []int
+	for i := 0; i < 5; i++ {
+		resp, err := http.Get(fmt.Sprintf("%s/?t=bad-%d", srv.URL, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got = append(got, resp.StatusCode)
+	}
+	if want := []int{401, 401, 401, 429, 429}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("statuses %v, want %v", got, want)
+	}
+	if n := e.calls.Load(); n != 3 {
+		t.Errorf("%d endpoint calls, want 3", n)
+	}
+}
