@@ -54,47 +54,7 @@ func TestSlowloris(t *testing.T) {
 	defer cancel()
 
 	// Watch health, memory and the spool the whole time.
-	var worstHealth, worstConfig atomic.Int64
-	var worstRSS, worstSpool atomic.Int64
-	watchDone := make(chan struct{})
-	stopWatch := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		hc := &http.Client{Timeout: 5 * time.Second}
-		for {
-			select {
-			case <-stopWatch:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-			start := time.Now()
-			resp, err := hc.Get(s.url("/healthz"))
-			took := time.Since(start)
-			if err != nil || resp.StatusCode != http.StatusOK {
-				took = time.Hour
-			}
-			if resp != nil {
-				resp.Body.Close()
-			}
-			worstHealth.Store(max(worstHealth.Load(), int64(took)))
-			// q=config touches no repository: it tells the network limits'
-			// share of a slow /healthz from the repository writer's.
-			req, _ := http.NewRequest(http.MethodGet, s.url("/micropub/media?q=config"), nil)
-			req.Header.Set("Authorization", "Bearer "+token)
-			start = time.Now()
-			resp, err = hc.Do(req)
-			took = time.Since(start)
-			if err != nil || resp.StatusCode != http.StatusOK {
-				took = time.Hour
-			}
-			if resp != nil {
-				resp.Body.Close()
-			}
-			worstConfig.Store(max(worstConfig.Load(), int64(took)))
-			worstRSS.Store(max(worstRSS.Load(), rss(t, s)))
-			worstSpool.Store(max(worstSpool.Load(), dirSize(filepath.Join(s.dataDir, "tmp"))))
-		}
-	}()
+	w := watch(t, s)
 
 	// The slow clients.
 	var shed atomic.Int64
@@ -148,23 +108,73 @@ func TestSlowloris(t *testing.T) {
 		cancel()
 		<-slowDone
 	}
-	close(stopWatch)
-	<-watchDone
+	w.stop()
 
 	if got := shed.Load(); got != slowClients {
 		t.Errorf("%d of %d slow clients shed by the server", got, slowClients)
 	}
-	if d := time.Duration(worstHealth.Load()); d > healthWithin {
+	if d := time.Duration(w.health.Load()); d > healthWithin {
 		t.Errorf("/healthz took up to %s, want within %s", d, healthWithin)
 	}
-	if got := worstRSS.Load(); got > maxRSS {
+	if got := w.rss.Load(); got > maxRSS {
 		t.Errorf("RSS reached %d MB, want under %d MB", got>>20, maxRSS>>20)
 	}
-	if got, limit := worstSpool.Load(), int64(realUploads*(len(photo)+2))+maxSpoolSlack; got > limit {
+	if got, limit := w.spool.Load(), int64(realUploads*(len(photo)+2))+maxSpoolSlack; got > limit {
 		t.Errorf("spool reached %d bytes, want under %d", got, limit)
 	}
-	t.Logf("worst /healthz %s, worst q=config %s, RSS %d MB, spool %d KB", time.Duration(worstHealth.Load()),
-		time.Duration(worstConfig.Load()), worstRSS.Load()>>20, worstSpool.Load()>>10)
+	t.Logf("worst /healthz %s, worst q=config %s, RSS %d MB, spool %d KB", time.Duration(w.health.Load()),
+		time.Duration(w.config.Load()), w.rss.Load()>>20, w.spool.Load()>>10)
+}
+
+// watcher polls a spano every 200 ms and keeps the worst it saw: the
+// time /healthz and q=config took (an hour for a failure), the process's
+// RSS and the bytes in data_dir/tmp.
+type watcher struct {
+	health, config, rss, spool atomic.Int64
+	quit, done                 chan struct{}
+}
+
+func watch(t *testing.T, s *spano) *watcher {
+	w := &watcher{quit: make(chan struct{}), done: make(chan struct{})}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	timed := func(path string) int64 {
+		req, _ := http.NewRequest(http.MethodGet, s.url(path), nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		start := time.Now()
+		resp, err := hc.Do(req)
+		took := time.Since(start)
+		if err != nil {
+			return int64(time.Hour)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return int64(time.Hour)
+		}
+		return int64(took)
+	}
+	worse := func(v *atomic.Int64, n int64) { v.Store(max(v.Load(), n)) }
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-w.quit:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			worse(&w.health, timed("/healthz"))
+			// q=config touches no repository: it tells the network limits'
+			// share of a slow /healthz from the repository writer's.
+			worse(&w.config, timed("/micropub/media?q=config"))
+			worse(&w.rss, rss(t, s))
+			worse(&w.spool, dirSize(filepath.Join(s.dataDir, "tmp")))
+		}
+	}()
+	return w
+}
+
+func (w *watcher) stop() {
+	close(w.quit)
+	<-w.done
 }
 
 // slowClient plays one slow client of kind 0 (headers at 1 byte a
