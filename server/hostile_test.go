@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"spano/indieauth"
+	"spano/netlimit"
 )
 
 // TestHostileRequests holds the regression tests of issue 15's rows that
@@ -75,6 +76,13 @@ func TestRateLimitedIs429(t *testing.T) {
 	e := classify(fmt.Errorf("verify token: %w", indieauth.ErrRateLimited))
 	if e == nil || e.Status != http.StatusTooManyRequests || e.Header.Get("Retry-After") == "" {
 		t.Fatalf("classify = %+v, want 429 with Retry-After", e)
+	}
+}
+
+func TestTooSlowIs408(t *testing.T) {
+	err := partError(fmt.Errorf("spool: read: %w", netlimit.ErrTooSlow))
+	if e := classify(err); e == nil || e.Status != http.StatusRequestTimeout {
+		t.Fatalf("classify = %+v, want 408", e)
 	}
 }
 
