@@ -56,6 +56,15 @@ func (c *cache) put(key [sha256.Size]byte, tok Token, until, now time.Time) {
 	c.m[key] = &cacheEntry{tok: tok, until: until, elem: c.order.PushBack(key)}
 }
 
+// del forgets key.
+func (c *cache) del(key [sha256.Size]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok {
+		c.remove(e.elem)
+	}
+}
+
 func (c *cache) remove(elem *list.Element) {
 	delete(c.m, elem.Value.([sha256.Size]byte))
 	c.order.Remove(elem)

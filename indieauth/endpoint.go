@@ -10,10 +10,16 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
-// replyLimit caps an endpoint's reply; a real one is a few hundred bytes.
-const replyLimit = 64 << 10
+const (
+	// replyLimit caps an endpoint's reply; a real one is a few hundred bytes.
+	replyLimit = 64 << 10
+	// maxClientID caps a client_id; real ones are a short URL.
+	maxClientID = 512
+)
 
 // errRefusedToken marks an introspection endpoint answering 401 or 403 when
 // we sent the token itself as credential: either the token is bad or the
@@ -111,7 +117,7 @@ func tokenFrom(r reply) Token {
 	if err != nil {
 		me = ""
 	}
-	return Token{Me: me, ClientID: r.clientID, Scopes: r.scopes, Expires: r.exp}
+	return Token{Me: me, ClientID: cleanClientID(r.clientID), Scopes: r.scopes, Expires: r.exp}
 }
 
 // do sends a request and reads at most replyLimit bytes of the reply. A
@@ -132,18 +138,61 @@ func (v *Verifier) do(req *http.Request) (status int, contentType string, body [
 	return resp.StatusCode, resp.Header.Get("Content-Type"), body, nil
 }
 
-// checkRedirect follows at most maxRedirects redirects, and never carries a
-// credential to a plain-http address off this machine.
+// checkRedirect follows at most maxRedirects redirects, never carries a
+// credential to a plain-http address off this machine, and never takes a
+// token to another host than the endpoint's.
 func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) > maxRedirects { // via holds the first request too
-		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	if err := defaultCheckRedirect(via); err != nil {
+		return err
 	}
 	if via[0].Header.Get("Authorization") != "" {
 		if err := checkEndpoint(req.URL.String()); err != nil {
 			return fmt.Errorf("redirect: %w", err)
 		}
 	}
+	return sameHostWithToken(req, via)
+}
+
+func defaultCheckRedirect(via []*http.Request) error {
+	if len(via) > maxRedirects { // via holds the first request too
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
 	return nil
+}
+
+// sameHostWithToken refuses a redirect of a request carrying a token (in
+// Authorization, or in the body of an introspection POST, which a 307 or
+// 308 re-posts) to another host than the one configured or discovered.
+// net/http drops Authorization on such a redirect, but not the body.
+func sameHostWithToken(req *http.Request, via []*http.Request) error {
+	first := via[0]
+	if first.Header.Get("Authorization") == "" && first.GetBody == nil {
+		return nil
+	}
+	if !strings.EqualFold(req.URL.Host, first.URL.Host) || req.URL.Scheme != first.URL.Scheme {
+		return fmt.Errorf("redirect from %s to another host %s: refused, it would carry the token", first.URL.Host, req.URL.Redacted())
+	}
+	return nil
+}
+
+// cleanClientID makes an endpoint's client_id safe to show as text: it
+// ends up in the Media-Client trailer, spano log, q=source and hook
+// events. Invalid UTF-8, controls (C0 and C1), format characters (bidi
+// overrides and isolates, zero-width ones) and line or paragraph
+// separators are dropped, and it is cut at maxClientID bytes.
+func cleanClientID(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
+	s = strings.TrimSpace(s)
+	for len(s) > maxClientID {
+		_, n := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-n]
+	}
+	return s
 }
 
 // checkEndpoint accepts https URLs, and http ones only on loopback, where

@@ -17,6 +17,7 @@ const (
 	resultForbidden     = "forbidden"
 	resultUnavailable   = "unavailable"
 	resultMisconfigured = "misconfigured"
+	resultRateLimited   = "rate_limited"
 	resultError         = "error"
 )
 
@@ -35,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "spano_token_verifications_total",
-			Help: "Token verifications by result (ok, no_token, invalid, forbidden, unavailable, misconfigured, error).",
+			Help: "Token verifications by result (ok, no_token, invalid, forbidden, unavailable, misconfigured, rate_limited, error).",
 		}, []string{"result"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "spano_token_cache_lookups_total",
@@ -53,7 +54,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	// Every series exists from the start, so dashboards see zeros, not gaps.
 	m.byResult = make(map[string]prometheus.Counter)
-	for _, r := range []string{resultOK, resultNoToken, resultInvalid, resultForbidden, resultUnavailable, resultMisconfigured, resultError} {
+	for _, r := range []string{resultOK, resultNoToken, resultInvalid, resultForbidden, resultUnavailable, resultMisconfigured, resultRateLimited, resultError} {
 		m.byResult[r] = m.verifications.WithLabelValues(r)
 	}
 	m.cacheHit = m.cache.WithLabelValues("hit")
@@ -77,6 +78,8 @@ func (m *metrics) verified(err error) {
 		result = resultUnavailable
 	case errors.Is(err, ErrMisconfigured):
 		result = resultMisconfigured
+	case errors.Is(err, ErrRateLimited):
+		result = resultRateLimited
 	}
 	m.byResult[result].Inc()
 }

@@ -69,8 +69,8 @@ func TestMetrics(t *testing.T) {
 	}
 	// The registry exports what was counted, and passes its own consistency checks.
 	// Every result is exported, at zero when it never happened.
-	if n, err := testutil.GatherAndCount(reg, "spano_token_verifications_total", "spano_token_cache_lookups_total"); err != nil || n != 9 {
-		t.Errorf("gathered series = %d, %v; want 9 (7 results + hit + miss)", n, err)
+	if n, err := testutil.GatherAndCount(reg, "spano_token_verifications_total", "spano_token_cache_lookups_total"); err != nil || n != 10 {
+		t.Errorf("gathered series = %d, %v; want 10 (8 results + hit + miss)", n, err)
 	}
 	if got := testutil.ToFloat64(v.metrics.verifications.WithLabelValues("misconfigured")); got != 0 {
 		t.Errorf("misconfigured = %v, want 0", got)

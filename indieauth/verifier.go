@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -58,6 +59,27 @@ type Options struct {
 	// Registerer receives spano_token_verifications_total and
 	// spano_token_cache_lookups_total; nil counts without exporting.
 	Registerer prometheus.Registerer
+
+	// Limits on a flood of bad tokens. None of them ever holds back a
+	// static token, a cached valid one, or one that was valid within a
+	// week.
+
+	// NegativeTTL is how long a token the endpoint rejected is refused
+	// without asking again; 0 means DefaultNegativeTTL, negative none.
+	NegativeTTL time.Duration
+	// FailuresPerMinute is how many failed verifications a client address
+	// (an IPv6 /64) may cause a minute before it gets ErrRateLimited; 0
+	// means DefaultFailuresPerMinute, negative no limit. The address is
+	// the one Middleware records.
+	FailuresPerMinute int
+	// EndpointRate and EndpointBurst bound calls to the endpoints overall
+	// (per second, at once); over it a token gets ErrUnavailable. 0 means
+	// the defaults, a negative rate no bound.
+	EndpointRate  float64
+	EndpointBurst int
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client; nil trusts none, so the connection's peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Verifier checks tokens. It is safe for concurrent use.
@@ -75,6 +97,13 @@ type Verifier struct {
 	cache     *cache
 	flights   flightGroup
 	metrics   *metrics
+
+	negTTL   time.Duration
+	rejected *cache // tokens the endpoint rejected, for negTTL
+	known    *cache // tokens that were valid within knownFor
+	failures *failureLimiter
+	calls    *limiter
+	trusted  []netip.Prefix
 }
 
 type staticToken struct {
@@ -114,7 +143,23 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 	}
 	if v.client == nil {
 		v.client = &http.Client{Timeout: endpointTimeout, CheckRedirect: checkRedirect}
+	} else {
+		// A given client keeps its transport and timeout, but never takes
+		// a token off the endpoint's host.
+		c := *v.client
+		theirs := c.CheckRedirect
+		c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if err := sameHostWithToken(req, via); err != nil {
+				return err
+			}
+			if theirs != nil {
+				return theirs(req, via)
+			}
+			return defaultCheckRedirect(via)
+		}
+		v.client = &c
 	}
+	v.initLimits(opts)
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
@@ -223,10 +268,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (Token, error) {
 	v.metrics.cacheLookup(ok)
 	if !ok {
 		var err error
-		t, err = v.flights.do(ctx, key, func() (Token, error) {
-			return v.verifyRemote(ctx, key, token)
-		})
-		if err != nil {
+		if t, err = v.verifyUncached(ctx, key, token); err != nil {
 			return Token{}, err
 		}
 	}
@@ -283,14 +325,25 @@ func (v *Verifier) verifyRemote(ctx context.Context, key [sha256.Size]byte, toke
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endpointTimeout)
 	defer cancel()
 	log := v.log.With("token_id", tokenID(key))
+	if _, known := v.known.get(key, v.now()); !known && !v.calls.take(v.now()) {
+		log.Warn("too many token checks at once: the token endpoint is spared")
+		return Token{}, fmt.Errorf("verify: too many token checks: %w", ErrUnavailable)
+	}
 	t, err := v.askEndpoints(ctx, log, token)
+	if errors.Is(err, ErrInvalidToken) {
+		v.reject(key)
+	}
 	if err != nil {
 		return Token{}, err
 	}
 	now := v.now()
 	if !t.Expires.IsZero() && !now.Before(t.Expires) {
 		log.Debug("token expired", "expired", t.Expires)
+		v.reject(key)
 		return Token{}, fmt.Errorf("verify: token expired: %w", ErrInvalidToken)
+	}
+	if t.Me == v.me {
+		v.known.put(key, Token{}, now.Add(knownFor), now)
 	}
 	if v.ttl > 0 {
 		until := now.Add(v.ttl)

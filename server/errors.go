@@ -14,6 +14,7 @@ import (
 	"spano/hooks"
 	"spano/indieauth"
 	"spano/ingest"
+	"spano/netlimit"
 	"spano/repo"
 	"spano/thumbs"
 )
@@ -34,6 +35,11 @@ const (
 // enough for a push retry or a token endpoint to recover, short enough for
 // a person holding a phone.
 const retryAfter = 30
+
+// rateLimitedRetryAfter is what a 429 tells a client that sent too many
+// bad tokens to wait: the time one more failure is allowed at
+// indieauth's default rate.
+const rateLimitedRetryAfter = 60 / indieauth.DefaultFailuresPerMinute
 
 // Error is a failure a client may be told about: its status, Micropub
 // error code and a description written for the client. Err is the cause,
@@ -109,6 +115,9 @@ func classify(err error) *Error {
 	case errors.As(err, &git):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: codeInvalidRequest,
 			Description: git.Error(), Err: err}
+	case errors.Is(err, netlimit.ErrTooSlow):
+		return &Error{Status: http.StatusRequestTimeout, Code: codeInvalidRequest,
+			Description: "the request body arrived too slowly", Err: err}
 	case errors.Is(err, hashstore.ErrEmpty):
 		return badRequest("file is empty", err)
 	case errors.As(err, &typ) && typ.Reason != "":
@@ -137,6 +146,10 @@ func classify(err error) *Error {
 	case errors.Is(err, indieauth.ErrForbidden):
 		return &Error{Status: http.StatusForbidden, Code: codeForbidden,
 			Description: "the access token was issued for another site", Err: err}
+	case errors.Is(err, indieauth.ErrRateLimited):
+		return &Error{Status: http.StatusTooManyRequests, Code: codeUnavailable,
+			Description: "too many invalid access tokens from this address, try again later",
+			Header:      http.Header{"Retry-After": {strconv.Itoa(rateLimitedRetryAfter)}}, Err: err}
 	case errors.Is(err, indieauth.ErrUnavailable):
 		return unavailable("the token endpoint is unavailable, try again later", err)
 	case errors.Is(err, indieauth.ErrMisconfigured):

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -89,6 +90,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			ri.id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", ri.id)
+		// Every answer says exactly what it is; a JSON error holding a
+		// client's text must never be sniffed into HTML.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		rec := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri)))
 		if rec.status == 0 {
@@ -113,7 +117,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
-			slog.String("path", redactedURI(r.URL)),
+			slog.String("path", truncate(redactedURI(r.URL), maxLoggedURI)),
 			slog.Int("status", rec.status),
 			slog.Int64("bytes", rec.bytes),
 			slog.Duration("duration", s.now().Sub(start)),
@@ -150,6 +154,18 @@ func newRequestID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	return hex.EncodeToString(b[:])
+}
+
+// maxLoggedURI caps the path and query in the access log: real ones are a
+// few hundred bytes, and a 900 KB path must not make 900 KB of log.
+const maxLoggedURI = 1024
+
+// truncate cuts s to at most max bytes, saying how long it was.
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…(" + strconv.Itoa(len(s)) + " bytes)"
 }
 
 // redactedURI is the request path and query with every access_token value

@@ -44,7 +44,13 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 		}
 		return qu.handle(w, r)
 	}
-	return badRequest(fmt.Sprintf("unsupported query %.40q", q), nil)
+	// The value is not echoed: a client's text in an answer invites
+	// injection wherever the answer is shown.
+	names := []string{}
+	for _, qu := range s.queries() {
+		names = append(names, qu.name)
+	}
+	return badRequest("unsupported query; this endpoint answers q="+strings.Join(names, ", q="), nil)
 }
 
 // authenticate checks that a request without a body carries a valid

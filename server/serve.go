@@ -36,7 +36,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound // Parse accepts known extensions only
 	}
 
-	content, _, err := s.repo.Open(r.Context(), path)
+	content, entry, err := s.repo.Open(r.Context(), path)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
@@ -47,7 +47,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) error {
 	h.Set("ETag", etag)
 	h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	h.Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(w, r, "", time.Time{}, content)
+	serveContent(w, r, content, entry.Size)
 	return nil
 }
 

@@ -70,6 +70,10 @@ type Options struct {
 	// Index answers q=source, q=last and finds what a delete removes;
 	// nil: those queries are not offered and delete is refused.
 	Index *index.Index
+	// Spooler caps concurrent spools and checks free space before each
+	// (see NewSpooler); nil: one with the default limits around
+	// Pipeline.Spool.
+	Spooler *Spooler
 
 	BaseURL      string   // this service's public URL, for q=config
 	EndpointPath string   // e.g. "/micropub/media"
@@ -95,6 +99,7 @@ type Server struct {
 	hooks    Hooks
 	metrics  *Metrics
 	index    *index.Index
+	spooler  *Spooler
 
 	baseURL      string
 	endpointPath string
@@ -134,6 +139,10 @@ func New(opts Options) http.Handler {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.log = s.log.With("system", "http")
+	s.spooler = opts.Spooler
+	if s.spooler == nil && s.pipeline != nil {
+		s.spooler = NewSpooler(s.pipeline.Spool, SpoolOptions{})
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

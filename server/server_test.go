@@ -59,6 +59,8 @@ type env struct {
 	data   string // temp dirs for the hashstore and thumbs
 	logs   *safebuf.Buffer
 	layout record.Layout
+	// spooler guards the spool when envOptions.spool is set.
+	spooler *Spooler
 }
 
 // envOptions change the defaults of newEnv.
@@ -75,6 +77,7 @@ type envOptions struct {
 	verifier    Verifier            // nil: the static test tokens
 	records     bool                // write record files under _data
 	maxFileSize int64               // repo.max_file_size; 0: none
+	spool       *SpoolOptions       // non-nil: a Spooler with these options
 }
 
 func newEnv(t *testing.T, opt envOptions) *env {
@@ -171,8 +174,11 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		t.Fatal(err)
 	}
 	e.layout = layout
+	if opt.spool != nil {
+		e.spooler = NewSpooler(pipeline.Spool, *opt.spool)
+	}
 	h := New(Options{
-		Verifier: verifier, Repo: r, Pipeline: pipeline, Layout: layout, Hooks: notifier, Index: e.index,
+		Verifier: verifier, Repo: r, Pipeline: pipeline, Layout: layout, Hooks: notifier, Index: e.index, Spooler: e.spooler,
 		BaseURL: "https://media.example.com", EndpointPath: "/micropub/media",
 		MediaURLPath: "/media", MaxSize: testMaxSize,
 		Scopes: []string{"media", "create"}, DeleteScopes: []string{"delete"}, Serve: opt.serve,

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
@@ -35,7 +36,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) (err error) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.maxSize+multipartSlack)
 	endSpool := tr.Stage(ingest.StageSpool)
-	form, err := s.readForm(ctx, r, s.pipeline.Spool)
+	form, err := readForm(ctx, r, formSource{
+		authorized: early.raw != "",
+		check:      func(ctx context.Context, token string) error { _, err := s.verify(ctx, token); return err },
+		spool:      s.spooler.Spool,
+	})
 	if form.file != nil {
 		defer form.file.Remove()
 	}
