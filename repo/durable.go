@@ -48,96 +48,119 @@ func looseObjectPath(repo string, h plumbing.Hash) string {
 	return filepath.Join(repo, "objects", hex[:2], hex[2:])
 }
 
-// syncObjects makes the loose objects hs durable: each file, then each
-// folder that holds one, then objects/ itself (a fan-out folder may be
-// new). The files are synced in parallel so that the file system can
-// commit them in one journal transaction.
-func syncObjects(s Syncer, repo string, hs []plumbing.Hash) error {
-	if len(hs) == 0 {
-		return nil
-	}
-	errs := make([]error, len(hs))
+// parallel runs f on every item at once and joins their errors: syncs
+// issued together are committed by the file system in one journal
+// transaction, so n of them cost about what one does.
+func parallel(items []string, f func(string) error) error {
+	errs := make([]error, len(items))
 	var wg sync.WaitGroup
-	for i, h := range hs {
+	for i, it := range items {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.SyncFile(looseObjectPath(repo, h))
+			errs[i] = f(it)
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("sync objects: %w", err)
-	}
-	dirs := make([]string, 0, len(hs))
-	for _, h := range hs {
-		dirs = append(dirs, filepath.Dir(looseObjectPath(repo, h)))
-	}
-	slices.Sort(dirs)
-	for _, d := range slices.Compact(dirs) {
-		if err := s.SyncDir(d); err != nil {
-			return fmt.Errorf("sync objects: %w", err)
-		}
-	}
-	if err := s.SyncDir(filepath.Join(repo, "objects")); err != nil {
-		return fmt.Errorf("sync objects: %w", err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // errRefMoved: a ref was not where spano left it (someone ran git in the
 // clone), so spano does not overwrite it.
 var errRefMoved = errors.New("ref moved outside spano")
 
-// setRef points the loose ref name at h, durably and atomically, the way
-// git does: the new value goes to name.lock (created exclusively, so a
-// git command updating the same ref at the same moment makes one of the
-// two fail), is synced, and is renamed over the ref; then the folder is
-// synced. When old is not nil the ref must hold old now (zero: must not
-// exist).
-func setRef(s Syncer, st storer.ReferenceStorer, repo string, name plumbing.ReferenceName, h plumbing.Hash, old *plumbing.Hash) error {
+// refUpdate is a ref moving durably and atomically, the way git moves
+// one: the new value goes to name.lock (created exclusively, so a git
+// command updating the same ref at the same moment makes one of the two
+// fail), which is synced, then renamed over the ref, then the folder is
+// synced. Between prepare and commit the caller syncs what the new value
+// names, in the same round as the lock file.
+type refUpdate struct {
+	name       plumbing.ReferenceName
+	path, lock string
+}
+
+// prepareRef checks that ref name holds old (when old is not nil; zero:
+// must not exist) and writes h to its lock file, not yet synced.
+func prepareRef(st storer.ReferenceStorer, repo string, name plumbing.ReferenceName, h plumbing.Hash, old *plumbing.Hash) (*refUpdate, error) {
 	if old != nil {
 		cur, err := st.Reference(name)
 		switch {
 		case errors.Is(err, plumbing.ErrReferenceNotFound):
 			if !old.IsZero() {
-				return fmt.Errorf("update %s: %w: it is gone", name.Short(), errRefMoved)
+				return nil, fmt.Errorf("update %s: %w: it is gone", name.Short(), errRefMoved)
 			}
 		case err != nil:
-			return fmt.Errorf("update %s: %w", name.Short(), err)
+			return nil, fmt.Errorf("update %s: %w", name.Short(), err)
 		case cur.Hash() != *old:
-			return fmt.Errorf("update %s: %w: it is at %s, expected %s", name.Short(), errRefMoved, cur.Hash(), old)
+			return nil, fmt.Errorf("update %s: %w: it is at %s, expected %s", name.Short(), errRefMoved, cur.Hash(), old)
 		}
 	}
-	path := filepath.Join(repo, filepath.FromSlash(name.String()))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("update %s: %w", name.Short(), err)
+	u := &refUpdate{name: name, path: filepath.Join(repo, filepath.FromSlash(name.String()))}
+	u.lock = u.path + ".lock"
+	if err := os.MkdirAll(filepath.Dir(u.path), 0o755); err != nil {
+		return nil, fmt.Errorf("update %s: %w", name.Short(), err)
 	}
-	lock := path + ".lock"
-	f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(u.lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return fmt.Errorf("update %s: %w", name.Short(), err)
+		return nil, fmt.Errorf("update %s: %w", name.Short(), err)
 	}
 	_, err = f.WriteString(h.String() + "\n")
-	if err == nil {
-		err = f.Close()
-	} else {
-		f.Close()
-	}
-	if err == nil {
-		err = s.SyncFile(lock)
-	}
-	if err == nil {
-		err = os.Rename(lock, path)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
-		os.Remove(lock)
-		return fmt.Errorf("update %s: %w", name.Short(), err)
+		os.Remove(u.lock)
+		return nil, fmt.Errorf("update %s: %w", name.Short(), err)
 	}
-	if err := s.SyncDir(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("update %s: %w", name.Short(), err)
+	return u, nil
+}
+
+// commit renames the synced lock over the ref and syncs its folder.
+func (u *refUpdate) commit(s Syncer) error {
+	if err := os.Rename(u.lock, u.path); err != nil {
+		os.Remove(u.lock)
+		return fmt.Errorf("update %s: %w", u.name.Short(), err)
+	}
+	if err := s.SyncDir(filepath.Dir(u.path)); err != nil {
+		return fmt.Errorf("update %s: %w", u.name.Short(), err)
 	}
 	return nil
+}
+
+// abort drops the lock of an update that will not happen.
+func (u *refUpdate) abort() { os.Remove(u.lock) }
+
+// setRef moves ref name to h, durably, after making the loose objects
+// objs and the folders of blobs durable: every file at once with the
+// ref's lock, then every folder at once, then the rename and the ref's
+// folder: three rounds of syncs, whatever the number of objects.
+func setRef(s Syncer, st storer.ReferenceStorer, repo string, name plumbing.ReferenceName, h plumbing.Hash, old *plumbing.Hash, objs, blobs []plumbing.Hash) error {
+	u, err := prepareRef(st, repo, name, h, old)
+	if err != nil {
+		return err
+	}
+	files := []string{u.lock}
+	var dirs []string
+	if len(objs)+len(blobs) > 0 {
+		dirs = append(dirs, filepath.Join(repo, "objects")) // a fan-out folder may be new
+	}
+	for _, o := range objs {
+		files = append(files, looseObjectPath(repo, o))
+	}
+	for _, o := range append(objs, blobs...) {
+		dirs = append(dirs, filepath.Dir(looseObjectPath(repo, o)))
+	}
+	slices.Sort(dirs)
+	err = parallel(files, s.SyncFile)
+	if err == nil {
+		err = parallel(slices.Compact(dirs), s.SyncDir)
+	}
+	if err != nil {
+		u.abort()
+		return fmt.Errorf("update %s: sync: %w", name.Short(), err)
+	}
+	return u.commit(s)
 }
 
 // removeStaleLocks deletes the ref locks a killed run left (spano holds

@@ -63,6 +63,18 @@ func (s *syncLog) reset() {
 	s.mu.Unlock()
 }
 
+// treesOf lists the trees of commit c: the root and every folder in it.
+func treesOf(t *testing.T, repo, c string) []string {
+	t.Helper()
+	out := []string{gittest.Git(t, repo, "rev-parse", c+"^{tree}")}
+	for _, line := range strings.Split(gittest.Git(t, repo, "ls-tree", "-r", "-t", c), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[1] == "tree" {
+			out = append(out, f[2])
+		}
+	}
+	return out
+}
+
 func indexOf(calls []string, want string) int {
 	for i, c := range calls {
 		if c == want {
@@ -96,33 +108,38 @@ func TestCommitIsDurableInOrder(t *testing.T) {
 			calls := s.snapshot() // as they were when Commit returned
 
 			blob := blobOf(t, path, p)
-			blobDir := "dir objects/" + blob[:2]
-			commitFile := "file objects/" + res.Commit[:2] + "/" + res.Commit[2:]
 			if !strings.HasPrefix(calls[0], "file objects/"+tempBlobPrefix) {
 				t.Errorf("first sync = %q, want the blob's temp file", calls[0])
 			}
-			order := []string{blobDir, commitFile, "dir objects/" + res.Commit[:2], "dir objects",
-				"file refs/heads/main.lock", "dir refs/heads"}
-			last := -1
-			for _, want := range order {
-				i := indexOf(calls[last+1:], want)
-				if i < 0 {
-					t.Fatalf("sync %q missing or out of order in %q", want, calls)
+			// The commit's objects and the ref's lock, then the folders
+			// of every object (the blob's too), then the ref's folder.
+			files := []string{"file objects/" + res.Commit[:2] + "/" + res.Commit[2:], "file refs/heads/main.lock"}
+			for _, tree := range treesOf(t, path, res.Commit) {
+				files = append(files, "file objects/"+tree[:2]+"/"+tree[2:])
+			}
+			dirs := []string{"dir objects", "dir objects/" + blob[:2], "dir objects/" + res.Commit[:2]}
+			last := indexOf(calls, "dir refs/heads")
+			if last < 0 {
+				t.Fatalf("the branch's folder was not synced: %q", calls)
+			}
+			for _, f := range files {
+				i := indexOf(calls, f)
+				for _, d := range dirs {
+					if j := indexOf(calls, d); i < 0 || j < 0 || i > j {
+						t.Errorf("%q (at %d) is not synced before %q (at %d): %q", f, i, d, j, calls)
+					}
 				}
-				last += 1 + i
+			}
+			for _, d := range dirs {
+				if j := indexOf(calls, d); j > last {
+					t.Errorf("%q synced after the branch's folder", d)
+				}
 			}
 			for _, c := range calls[last+1:] {
 				// In sync mode the push, after the commit was durable,
 				// moves the remote-tracking ref.
 				if !strings.HasPrefix(c, "file refs/remotes/") && !strings.HasPrefix(c, "dir refs/remotes/") {
 					t.Errorf("sync after the branch's folder: %q", c)
-				}
-			}
-			// Every tree of the commit was synced before the ref.
-			ref := indexOf(calls, "file refs/heads/main.lock")
-			for _, tree := range strings.Fields(gittest.Git(t, path, "log", "-1", "--format=%T", "main")) {
-				if i := indexOf(calls, "file objects/"+tree[:2]+"/"+tree[2:]); i < 0 || i > ref {
-					t.Errorf("root tree %s synced at %d, ref at %d", tree, i, ref)
 				}
 			}
 			if got := gittest.Git(t, path, "cat-file", "-t", res.Commit); got != "commit" {

@@ -125,12 +125,7 @@ func (r *Repo) writeBlob(ctx context.Context, file string, also io.Writer) (plum
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
-	if err := sync.SyncDir(filepath.Dir(dst)); err != nil {
-		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
-	}
-	if err := sync.SyncDir(objects); err != nil {
-		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
-	}
+	// Its folder is synced by the commit that names it, with the others.
 	return h, n, nil
 }
 

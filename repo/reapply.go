@@ -65,10 +65,7 @@ func (w *writer) reapply(onto plumbing.Hash) (plumbing.Hash, error) {
 		chain = append(chain, u)
 		base, baseTree = h, tree
 	}
-	if err := syncObjects(w.r.opts.Syncer, w.r.opts.Path, rec.written); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	if err := w.setBranch(base, w.head); err != nil {
+	if err := w.setBranch(base, w.head, rec.written, nil); err != nil {
 		return plumbing.ZeroHash, err
 	}
 	// Tracking moves after the branch: if spano dies in between, the next

@@ -283,11 +283,15 @@ func (w *writer) commitGroup(reqs []*commitReq) {
 		}
 	}
 	if len(group) > 0 {
-		err := syncObjects(w.r.opts.Syncer, w.r.opts.Path, rec.written)
-		if err == nil {
-			err = w.setBranch(w.head, start)
+		var blobs []plumbing.Hash
+		for _, m := range group {
+			for _, e := range m.req.edits {
+				if !e.delete() {
+					blobs = append(blobs, e.blob)
+				}
+			}
 		}
-		if err != nil {
+		if err := w.setBranch(w.head, start, rec.written, blobs); err != nil {
 			w.head = start
 			for _, m := range group {
 				m.req.reply <- commitReply{err: err}
@@ -393,10 +397,12 @@ func writeCommit(st storer.EncodedObjectStorer, c *object.Commit) (plumbing.Hash
 }
 
 // setBranch moves the branch from old to h, durably, checking that
-// nobody else moved it meanwhile (a person running git in the clone, say).
-// w.head is already h, or is set to it.
-func (w *writer) setBranch(h, old plumbing.Hash) error {
-	if err := setRef(w.r.opts.Syncer, w.st, w.r.opts.Path, w.r.branch, h, &old); err != nil {
+// nobody else moved it meanwhile (a person running git in the clone, say),
+// once the objects it names are durable: objs, written loose for it, and
+// the folders of blobs, whose files writeBlob synced. w.head is already
+// h, or is set to it.
+func (w *writer) setBranch(h, old plumbing.Hash, objs, blobs []plumbing.Hash) error {
+	if err := setRef(w.r.opts.Syncer, w.st, w.r.opts.Path, w.r.branch, h, &old, objs, blobs); err != nil {
 		return err
 	}
 	w.head = h
@@ -405,7 +411,7 @@ func (w *writer) setBranch(h, old plumbing.Hash) error {
 
 // setTracked moves the remote-tracking ref to h.
 func (w *writer) setTracked(h plumbing.Hash) error {
-	if err := setRef(w.r.opts.Syncer, w.st, w.r.opts.Path, w.r.track, h, nil); err != nil {
+	if err := setRef(w.r.opts.Syncer, w.st, w.r.opts.Path, w.r.track, h, nil, nil, nil); err != nil {
 		return err
 	}
 	w.tracked = h
