@@ -1,0 +1,102 @@
+package heic
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+)
+
+// FuzzInspect feeds the container walk arbitrary files: it must never
+// panic, and what it accepts has a primary image with a size.
+func FuzzInspect(f *testing.F) {
+	f.Add([]byte("\x00\x00\x00\x10ftypheic\x00\x00\x00\x00"))
+	f.Add(fuzzSeed())
+	if src, ok := heifEncSeed(f); ok {
+		f.Add(src)
+		f.Add(withTransforms(f, src, 1, 1))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := inspect(bytes.NewReader(data), int64(len(data)), DefaultMaxPixels)
+		if err != nil {
+			return
+		}
+		if p.width == 0 || p.height == 0 || uint64(p.width)*uint64(p.height) > DefaultMaxPixels {
+			t.Fatalf("accepted a primary image of %d×%d", p.width, p.height)
+		}
+		if len(p.exif) > maxExif || len(p.icc) > maxICC {
+			t.Fatalf("exif %d, icc %d bytes", len(p.exif), len(p.icc))
+		}
+		_ = segments(uprightEXIF(p.exif), p.icc)
+	})
+}
+
+// heifEncSeed is a real file from heif-enc, when it is installed.
+func heifEncSeed(f *testing.F) (b []byte, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	if _, err := lookPath("heif-enc"); err != nil {
+		return nil, false
+	}
+	return makeHEIC(f, quadrants(128, 128), tiffEXIF(6, binary.LittleEndian), fakeICC(200)), true
+}
+
+// fuzzSeed is a hand-built HEIF structure: ftyp, and a meta box with
+// pitm, iinf (an hvc1 item and an Exif item), iloc (the Exif in idat),
+// iprp (ispe, irot, colr) and iref (cdsc), so that every parser is
+// reached without heif-enc.
+func fuzzSeed() []byte {
+	be := binary.BigEndian
+	full := func(typ string, v byte, body []byte) []byte {
+		return mkbox(typ, append([]byte{v, 0, 0, 0}, body...))
+	}
+	infe := func(id uint16, typ string) []byte {
+		b := be.AppendUint16(nil, id)
+		b = append(b, 0, 0)
+		return full("infe", 2, append(append(b, typ...), 0))
+	}
+	tiff := tiffEXIF(3, be)
+	exifItem := append([]byte{0, 0, 0, 0}, tiff...)
+	iinf := full("iinf", 0, append(append([]byte{0, 2}, infe(1, "hvc1")...), infe(2, "Exif")...))
+	// iloc v1: offset 4 bytes, length 4, base 0, index 0; item 2 in idat.
+	iloc := []byte{0x44, 0x00, 0, 1, 0, 2, 0, 1, 0, 0, 0, 1}
+	iloc = be.AppendUint32(iloc, 0)
+	iloc = be.AppendUint32(iloc, uint32(len(exifItem)))
+	ispe := full("ispe", 0, []byte{0, 0, 0, 64, 0, 0, 0, 48})
+	ipco := mkbox("ipco", append(append(ispe, mkbox("irot", []byte{1})...), mkbox("colr", append([]byte("prof"), fakeICC(132)...))...))
+	ipma := full("ipma", 0, []byte{0, 0, 0, 1, 0, 1, 3, 1, 0x82, 3})
+	iref := full("iref", 0, mkbox("cdsc", []byte{0, 2, 0, 1, 0, 1}))
+	meta := full("meta", 0, concat(
+		full("pitm", 0, []byte{0, 1}),
+		iinf,
+		full("iloc", 1, iloc),
+		mkbox("iprp", append(ipco, ipma...)),
+		iref,
+		mkbox("idat", exifItem),
+	))
+	return concat(mkbox("ftyp", []byte("heic\x00\x00\x00\x00mif1heic")), meta)
+}
+
+func concat(bs ...[]byte) []byte {
+	var out []byte
+	for _, b := range bs {
+		out = append(out, b...)
+	}
+	return out
+}
+
+func TestFuzzSeedParses(t *testing.T) {
+	src := fuzzSeed()
+	p, err := inspect(bytes.NewReader(src), int64(len(src)), DefaultMaxPixels)
+	if err != nil {
+		t.Fatalf("inspect: %v", err)
+	}
+	if p.width != 64 || p.height != 48 || p.rotation != 1 || len(p.icc) != 132 || len(p.exif) == 0 {
+		t.Errorf("got %d×%d rot %d icc %d exif %d; want 64×48 rot 1 icc 132 and exif", p.width, p.height, p.rotation, len(p.icc), len(p.exif))
+	}
+	if got := uprightEXIF(p.exif); got == nil || bytes.Contains(got, []byte{0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 3}) {
+		t.Errorf("orientation 3 not set to 1")
+	}
+}
