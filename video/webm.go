@@ -103,8 +103,8 @@ func probeWebM(ctx context.Context, r io.ReaderAt, size int64) (Facts, error) {
 	if scale == 0 {
 		scale = defaultTimescale
 	}
-	if d := head.Segment.Info.Duration; d > 0 && !math.IsInf(d, 0) && !math.IsNaN(d) {
-		f.Duration = d * float64(scale) / 1e9
+	if d := head.Segment.Info.Duration * float64(scale) / 1e9; d > 0 && !math.IsInf(d, 0) && !math.IsNaN(d) {
+		f.Duration = d
 	}
 	return f, nil
 }
