@@ -131,8 +131,9 @@ func tiffEXIF(o int, bo binary.ByteOrder) []byte {
 	return b.Bytes()
 }
 
-// fakeICC returns n bytes laid out like an ICC profile header (size,
-// "acsp" signature, no tags), which is all heif-enc and Convert look at.
+// fakeICC returns n bytes (n ≥ 200) laid out like an ICC profile: the
+// header (size, "acsp" signature) and one copyright text tag, then filler
+// that makes the profile n bytes long. Nothing reads it for colours.
 func fakeICC(n int) []byte {
 	p := make([]byte, n)
 	binary.BigEndian.PutUint32(p, uint32(n))
@@ -140,7 +141,12 @@ func fakeICC(n int) []byte {
 	binary.BigEndian.PutUint32(p[8:], 0x04300000)
 	copy(p[12:], "mntrRGB XYZ ")
 	copy(p[36:], "acsp")
-	for i := 132; i < n; i++ {
+	binary.BigEndian.PutUint32(p[128:], 1)
+	copy(p[132:], "cprt")
+	binary.BigEndian.PutUint32(p[136:], 144)
+	binary.BigEndian.PutUint32(p[140:], 24)
+	copy(p[144:], "text\x00\x00\x00\x00spano test\x00\x00\x00\x00\x00\x00")
+	for i := 168; i < n; i++ {
 		p[i] = byte(i * 7)
 	}
 	return p

@@ -65,7 +65,7 @@ func fuzzSeed() []byte {
 	iloc = be.AppendUint32(iloc, 0)
 	iloc = be.AppendUint32(iloc, uint32(len(exifItem)))
 	ispe := full("ispe", 0, []byte{0, 0, 0, 64, 0, 0, 0, 48})
-	ipco := mkbox("ipco", append(append(ispe, mkbox("irot", []byte{1})...), mkbox("colr", append([]byte("prof"), fakeICC(132)...))...))
+	ipco := mkbox("ipco", append(append(ispe, mkbox("irot", []byte{1})...), mkbox("colr", append([]byte("prof"), fakeICC(200)...))...))
 	ipma := full("ipma", 0, []byte{0, 0, 0, 1, 0, 1, 3, 1, 0x82, 3})
 	iref := full("iref", 0, mkbox("cdsc", []byte{0, 2, 0, 1, 0, 1}))
 	meta := full("meta", 0, concat(
@@ -93,8 +93,8 @@ func TestFuzzSeedParses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("inspect: %v", err)
 	}
-	if p.width != 64 || p.height != 48 || p.rotation != 1 || len(p.icc) != 132 || len(p.exif) == 0 {
-		t.Errorf("got %d×%d rot %d icc %d exif %d; want 64×48 rot 1 icc 132 and exif", p.width, p.height, p.rotation, len(p.icc), len(p.exif))
+	if p.width != 64 || p.height != 48 || p.rotation != 1 || len(p.icc) != 200 || len(p.exif) == 0 {
+		t.Errorf("got %d×%d rot %d icc %d exif %d; want 64×48 rot 1 icc 200 and exif", p.width, p.height, p.rotation, len(p.icc), len(p.exif))
 	}
 	if got := uprightEXIF(p.exif); got == nil || bytes.Contains(got, []byte{0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 3}) {
 		t.Errorf("orientation 3 not set to 1")

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	exif "github.com/dsoprea/go-exif/v3"
@@ -165,6 +168,37 @@ func TestConvertMetadata(t *testing.T) {
 	}
 	if bytes.Contains(jpg, []byte{0, 0, 0, 48, 0, 0, 0, 1, 0, 0, 0, 8}) {
 		t.Error("the latitude's rationals are still in the file")
+	}
+	exiftoolCheck(t, res.Path)
+}
+
+// exiftoolCheck reads the converted JPEG with ExifTool, a second parser
+// that knows every metadata block: no GPS tag at all, Orientation 1, and
+// the ICC profile found.
+func exiftoolCheck(t *testing.T, path string) {
+	et, err := exec.LookPath("exiftool")
+	if err != nil {
+		t.Log("exiftool not installed (Debian: libimage-exiftool-perl): second reading skipped")
+		return
+	}
+	out, err := exec.Command(et, "-j", "-G1", "-n", "-a", path).Output()
+	if err != nil {
+		t.Fatalf("exiftool: %v", err)
+	}
+	var tags []map[string]any
+	if err := json.Unmarshal(out, &tags); err != nil || len(tags) != 1 {
+		t.Fatalf("exiftool output %s: %v", out, err)
+	}
+	for k, v := range tags[0] {
+		if strings.Contains(strings.ToLower(k), "gps") {
+			t.Errorf("exiftool finds %s = %v", k, v)
+		}
+	}
+	if got := tags[0]["IFD0:Orientation"]; got != 1.0 {
+		t.Errorf("exiftool: IFD0:Orientation = %v, want 1", got)
+	}
+	if got := tags[0]["ICC_Profile:ProfileCopyright"]; got != "spano test" {
+		t.Errorf("exiftool: ICC profile copyright %v, want the HEIC's", got)
 	}
 }
 
