@@ -81,6 +81,20 @@ type Result struct {
 	EXIF          bool   // EXIF was carried over (Orientation 1, no GPS)
 }
 
+// Prepare sets the decoder up ahead of the first Convert: without the
+// system libheif that compiles the WASM module, which took 2 s on a busy
+// 2-core machine. Call it once at start, in the background; Convert works
+// without it, paying that time once.
+func Prepare() {
+	heif.Init()
+}
+
+// SystemLibrary reports whether the system's libheif decodes (nil) or why
+// not, in which case the WASM build does: for the start-up log.
+func SystemLibrary() error {
+	return heif.Dynamic()
+}
+
 // Convert decodes the HEIC or HEIF image at src and writes the JPEG to
 // publish in its place to a new file in dstDir. Undecodable input gives
 // an error wrapping ErrUndecodable, an oversized one ErrTooManyPixels.
