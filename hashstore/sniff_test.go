@@ -6,6 +6,9 @@ import (
 	"errors"
 	"image"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"spano/internal/testphoto"
 	"strings"
 	"testing"
@@ -400,6 +403,51 @@ func TestHEIFTypeShortOrBroken(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := heifType(tt.head); got != tt.want {
 				t.Errorf("heifType(%q) = %q, want %q", tt.head, got, tt.want)
+			}
+		})
+	}
+}
+
+// Real HEIC and AVIF files, made by heif-enc (Debian libheif-examples)
+// from a Go JPEG, spool as their types with the extension of what is
+// stored for them.
+func TestSpoolHEIFFamily(t *testing.T) {
+	enc, err := exec.LookPath("heif-enc")
+	if err != nil {
+		t.Skip("heif-enc not installed (Debian: libheif-examples); .ci/run installs it")
+	}
+	tests := []struct {
+		name, flag, wantType, wantExt string
+	}{
+		{"heic", "", "image/heic", "jpg"},
+		{"avif", "-A", "image/avif", "avif"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			in, out := filepath.Join(dir, "in.jpg"), filepath.Join(dir, "out."+tt.name)
+			if err := os.WriteFile(in, jpegBytes(t), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"-q", "50", "-o", out, in}
+			if tt.flag != "" {
+				args = append([]string{tt.flag}, args...)
+			}
+			if msg, err := exec.Command(enc, args...).CombinedOutput(); err != nil {
+				t.Fatalf("heif-enc: %v\n%s", err, msg)
+			}
+			data, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, _ := newStore(t, func(o *Options) { o.Types = []string{tt.wantType} })
+			f, err := s.Spool(context.Background(), bytes.NewReader(data))
+			if err != nil {
+				t.Fatalf("Spool: %v", err)
+			}
+			defer f.Remove()
+			if f.Type != tt.wantType || f.Ext != tt.wantExt {
+				t.Errorf("Type, Ext = %q, %q; want %q, %q", f.Type, f.Ext, tt.wantType, tt.wantExt)
 			}
 		})
 	}
