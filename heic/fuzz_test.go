@@ -3,6 +3,7 @@ package heic
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"testing"
 )
 
@@ -98,5 +99,57 @@ func TestFuzzSeedParses(t *testing.T) {
 	}
 	if got := uprightEXIF(p.exif); got == nil || bytes.Contains(got, []byte{0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 3}) {
 		t.Errorf("orientation 3 not set to 1")
+	}
+}
+
+// Broken containers are refused by the walk, before any decoding.
+func TestInspectRefuses(t *testing.T) {
+	seed := fuzzSeed()
+	replace := func(old, new string) []byte {
+		if !bytes.Contains(seed, []byte(old)) {
+			t.Fatalf("seed has no %q", old)
+		}
+		return bytes.Replace(bytes.Clone(seed), []byte(old), []byte(new), 1)
+	}
+	ipma := bytes.Index(seed, []byte("ipma"))
+	badIndex := bytes.Clone(seed)
+	badIndex[ipma+4+4+4+2+1] = 0x89 // first association: property 9 of 3
+	tests := []struct {
+		name      string
+		data      []byte
+		maxPixels int64
+		want      error
+	}{
+		{"no ftyp first", replace("ftyp", "free"), DefaultMaxPixels, ErrUndecodable},
+		{"no meta", replace("meta", "mett"), DefaultMaxPixels, ErrUndecodable},
+		{"no pitm", replace("pitm", "pitx"), DefaultMaxPixels, ErrUndecodable},
+		{"no ispe", replace("ispe", "ispx"), DefaultMaxPixels, ErrUndecodable},
+		{"property index out of range", badIndex, DefaultMaxPixels, ErrUndecodable},
+		{"meta cut short", seed[:len(seed)-10], DefaultMaxPixels, ErrUndecodable},
+		{"too many pixels", seed, 64*48 - 1, ErrTooManyPixels},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := inspect(bytes.NewReader(tt.data), int64(len(tt.data)), tt.maxPixels)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("inspect: %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// An Exif item whose extent points past the file is refused, not read.
+func TestInspectExifPastTheFile(t *testing.T) {
+	seed := fuzzSeed()
+	iloc := bytes.Index(seed, []byte("iloc"))
+	b := bytes.Clone(seed)
+	// iloc v1: 4 version/flags, 2 sizes, 2 count, 2 ID, 2 method (idat),
+	// 2 data reference, 2 extent count, then the offset: make the item a
+	// file-offset one (method 0) far past the end.
+	b[iloc+4+4+2+2+2+1] = 0
+	binary.BigEndian.PutUint32(b[iloc+4+4+2+2+2+2+2+2:], 1<<30)
+	_, err := inspect(bytes.NewReader(b), int64(len(b)), DefaultMaxPixels)
+	if !errors.Is(err, ErrUndecodable) {
+		t.Fatalf("inspect: %v, want ErrUndecodable", err)
 	}
 }
