@@ -153,3 +153,28 @@ func TestInspectExifPastTheFile(t *testing.T) {
 		t.Fatalf("inspect: %v, want ErrUndecodable", err)
 	}
 }
+
+// The Exif item's TIFF is found whether its header offset skips a JPEG
+// style "Exif\0\0" (as Apple writes) or the prefix sits after offset 0.
+func TestExifItemPrefix(t *testing.T) {
+	tiff := tiffEXIF(6, binary.BigEndian)
+	for name, item := range map[string][]byte{
+		"offset 0":                  append([]byte{0, 0, 0, 0}, tiff...),
+		"offset 6 past Exif\\0\\0":  append([]byte{0, 0, 0, 6, 'E', 'x', 'i', 'f', 0, 0}, tiff...),
+		"offset 0, Exif\\0\\0 kept": append([]byte{0, 0, 0, 0, 'E', 'x', 'i', 'f', 0, 0}, tiff...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := &meta{primary: 1, types: map[uint32]string{2: "Exif"}, idat: item,
+				locs:  map[uint32][]extent{2: {{idat: true, length: uint64(len(item))}}},
+				props: []box{{typ: "ispe", body: []byte{0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 8}}},
+				assoc: map[uint32][]int{1: {1}}, cdsc: map[uint32][]uint32{1: {2}}}
+			p, err := m.describe(bytes.NewReader(nil), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(p.exif, tiff) {
+				t.Errorf("exif starts %q, want the TIFF", p.exif[:min(8, len(p.exif))])
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package heic
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -250,6 +251,8 @@ func (m *meta) describe(r io.ReaderAt, size int64) (*primary, error) {
 			return nil, bad("exif item %d: header offset", id)
 		}
 		p.exif = data[4+binary.BigEndian.Uint32(data):]
+		// Some writers give offset 0 and keep JPEG's "Exif\0\0" anyway.
+		p.exif = bytes.TrimPrefix(p.exif, []byte("Exif\x00\x00"))
 		break
 	}
 	return p, nil
