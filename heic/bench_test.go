@@ -67,7 +67,7 @@ func BenchmarkConvert12MP(b *testing.B) {
 	dir := b.TempDir()
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := Convert(context.Background(), src, dir, Options{})
+		res, err := New(Options{}).Convert(context.Background(), src, dir)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -20,7 +20,9 @@
 // Decoding is bounded before it starts: the primary image's size (its
 // ispe property) must not pass Options.MaxPixels, nor may any image item
 // the file declares (tiles of a grid, thumbnails). The decoder reads the
-// whole file into memory, so the upload size limit bounds that too.
+// whole file into memory, so the upload size limit bounds that too, and a
+// Converter runs only Options.Parallel conversions at once: under WASM
+// one 12 MP conversion peaks at a few hundred MB.
 package heic
 
 import (
@@ -65,10 +67,34 @@ var (
 	ErrTooManyPixels = errors.New("heic: image has too many pixels")
 )
 
-// Options bounds and tunes a conversion. Zero fields take the defaults.
+// Options bounds and tunes conversions. Zero fields take the defaults.
 type Options struct {
 	MaxPixels int64 // refuse images with more pixels (thumbnails.max_pixels)
 	Quality   int   // JPEG quality, 1–100
+	// Parallel is how many conversions run at once (default 1): one 12 MP
+	// conversion peaked at 371 MB of RSS under WASM, 106 MB with the
+	// system libheif.
+	Parallel int
+}
+
+// Converter converts HEIC files, a bounded number at a time.
+type Converter struct {
+	opts  Options
+	slots chan struct{}
+}
+
+// New returns a Converter with opts, zero fields set to the defaults.
+func New(opts Options) *Converter {
+	if opts.MaxPixels <= 0 {
+		opts.MaxPixels = DefaultMaxPixels
+	}
+	if opts.Quality <= 0 || opts.Quality > 100 {
+		opts.Quality = DefaultQuality
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = 1
+	}
+	return &Converter{opts: opts, slots: make(chan struct{}, opts.Parallel)}
 }
 
 // Result describes the JPEG that Convert wrote.
@@ -98,15 +124,20 @@ func SystemLibrary() error {
 // Convert decodes the HEIC or HEIF image at src and writes the JPEG to
 // publish in its place to a new file in dstDir. Undecodable input gives
 // an error wrapping ErrUndecodable, an oversized one ErrTooManyPixels.
-// The decode itself cannot be interrupted; ctx is checked before and
-// after it and while the JPEG is written.
-func Convert(ctx context.Context, src, dstDir string, opts Options) (Result, error) {
-	if opts.MaxPixels <= 0 {
-		opts.MaxPixels = DefaultMaxPixels
+// It waits for one of Options.Parallel slots, or for ctx. The decode
+// itself cannot be interrupted; ctx is checked before and after it and
+// while the JPEG is written.
+func (c *Converter) Convert(ctx context.Context, src, dstDir string) (Result, error) {
+	select {
+	case c.slots <- struct{}{}:
+		defer func() { <-c.slots }()
+	case <-ctx.Done():
+		return Result{}, fmt.Errorf("heic: %w", ctx.Err())
 	}
-	if opts.Quality <= 0 || opts.Quality > 100 {
-		opts.Quality = DefaultQuality
-	}
+	return convert(ctx, src, dstDir, c.opts)
+}
+
+func convert(ctx context.Context, src, dstDir string, opts Options) (Result, error) {
 	f, err := os.Open(src)
 	if err != nil {
 		return Result{}, fmt.Errorf("heic: %w", err)

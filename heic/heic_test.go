@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	exif "github.com/dsoprea/go-exif/v3"
 	heif "github.com/gen2brain/heic"
@@ -28,9 +29,9 @@ func writeFile(t testing.TB, b []byte) string {
 	return p
 }
 
-func convert(t testing.TB, src []byte, opts Options) (Result, []byte) {
+func convertBytes(t testing.TB, src []byte, opts Options) (Result, []byte) {
 	t.Helper()
-	res, err := Convert(context.Background(), writeFile(t, src), t.TempDir(), opts)
+	res, err := New(opts).Convert(context.Background(), writeFile(t, src), t.TempDir())
 	if err != nil {
 		t.Fatalf("Convert: %v", err)
 	}
@@ -93,7 +94,7 @@ func TestConvertOrientations(t *testing.T) {
 			}
 			src := makeHEIC(t, stored(want, tt.rot, tt.mirror), tiffEXIF(tt.exifOrient, binary.BigEndian), nil)
 			src = withTransforms(t, src, tt.rot, tt.mirror)
-			res, jpg := convert(t, src, Options{})
+			res, jpg := convertBytes(t, src, Options{})
 			if res.Width != tt.wantW || res.Height != tt.wantH {
 				t.Errorf("Result size %dx%d, want %dx%d", res.Width, res.Height, tt.wantW, tt.wantH)
 			}
@@ -109,7 +110,7 @@ func TestConvertOrientations(t *testing.T) {
 // HEIF readers ignore it, and the JPEG must show what they show.
 func TestConvertIgnoresEXIFOrientation(t *testing.T) {
 	src := makeHEIC(t, quadrants(192, 128), tiffEXIF(6, binary.LittleEndian), nil)
-	res, jpg := convert(t, src, Options{})
+	res, jpg := convertBytes(t, src, Options{})
 	checkQuadrants(t, jpg, 192, 128)
 	if got := exifOrientation(t, jpg); got != 1 {
 		t.Errorf("EXIF Orientation %d, want 1", got)
@@ -125,7 +126,7 @@ func TestConvertNarrow(t *testing.T) {
 	src := makeHEIC(t, quadrants(96, 64), nil, nil)
 	t.Logf("system libheif: %v", heif.Dynamic())
 	dir := t.TempDir()
-	res, err := Convert(context.Background(), writeFile(t, src), dir, Options{})
+	res, err := New(Options{}).Convert(context.Background(), writeFile(t, src), dir)
 	if heif.Dynamic() != nil {
 		if !errors.Is(err, ErrUndecodable) {
 			t.Fatalf("Convert under WASM: %v, want ErrUndecodable", err)
@@ -150,7 +151,7 @@ func TestConvertMetadata(t *testing.T) {
 	} else if !bytes.Equal(p.icc, icc) || p.exif == nil {
 		t.Fatalf("heif-enc did not carry the ICC profile (%d bytes) or EXIF (%d bytes) into the HEIC", len(p.icc), len(p.exif))
 	}
-	res, jpg := convert(t, src, Options{})
+	res, jpg := convertBytes(t, src, Options{})
 	if !res.ICC {
 		t.Error("Result.ICC false, want true")
 	}
@@ -204,8 +205,8 @@ func exiftoolCheck(t *testing.T, path string) {
 
 func TestConvertDeterministic(t *testing.T) {
 	src := makeHEIC(t, quadrants(128, 96), tiffEXIF(1, binary.BigEndian), fakeICC(500))
-	a, ab := convert(t, src, Options{})
-	b, bb := convert(t, src, Options{})
+	a, ab := convertBytes(t, src, Options{})
+	b, bb := convertBytes(t, src, Options{})
 	if a.SHA256 != b.SHA256 || !bytes.Equal(ab, bb) {
 		t.Errorf("two conversions differ: %s and %s", a.SHA256, b.SHA256)
 	}
@@ -238,7 +239,7 @@ func TestConvertRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			_, err := Convert(context.Background(), writeFile(t, tt.data), dir, tt.opts)
+			_, err := New(tt.opts).Convert(context.Background(), writeFile(t, tt.data), dir)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Convert: %v, want %v", err, tt.wantErr)
 			}
@@ -254,7 +255,7 @@ func TestConvertCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	dir := t.TempDir()
-	if _, err := Convert(ctx, writeFile(t, src), dir, Options{}); !errors.Is(err, context.Canceled) {
+	if _, err := New(Options{}).Convert(ctx, writeFile(t, src), dir); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Convert: %v, want context.Canceled", err)
 	}
 	if left, _ := os.ReadDir(dir); len(left) > 0 {
@@ -324,4 +325,22 @@ func exifOrientation(t testing.TB, jpg []byte) int {
 		t.Fatalf("Orientation %q: %v", tags["Orientation"], err)
 	}
 	return o
+}
+
+// A Converter runs Options.Parallel conversions at once; a caller that
+// waits for a slot gives up with its context.
+func TestConvertWaitsForASlot(t *testing.T) {
+	src := writeFile(t, makeHEIC(t, quadrants(128, 128), nil, nil))
+	c := New(Options{Parallel: 1})
+	c.slots <- struct{}{} // a conversion in progress
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Convert(ctx, src, t.TempDir()); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Convert while the slot is taken: %v, want DeadlineExceeded", err)
+	}
+	<-c.slots
+	res, err := c.Convert(context.Background(), src, t.TempDir())
+	if err != nil || res.Width != 128 {
+		t.Fatalf("Convert with the slot free: %+v, %v", res, err)
+	}
 }
