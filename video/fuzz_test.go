@@ -75,6 +75,9 @@ func FuzzProbeMP4(f *testing.F) {
 	if b, ok := ffmpegSeed(f, "mp4", "-c:v", "libx264", "-preset", "ultrafast", "-movflags", "+faststart"); ok {
 		f.Add(b[:min(len(b), 8192)])
 	}
+	if b, ok := ffmpegSeed(f, "mp4", "-c:v", "libx264", "-preset", "ultrafast", "-g", "2", "-movflags", "frag_keyframe+empty_moov"); ok {
+		f.Add(b[:min(len(b), 16384)])
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		facts, err := probeMP4(context.Background(), bytes.NewReader(b), int64(len(b)))
 		if err != nil {

@@ -20,11 +20,14 @@ const (
 type moovFacts struct {
 	timescale, duration uint64 // mvhd
 	fragDuration        uint64 // mvex/mehd, for fragmented files
+	fragmented          bool   // has mvex
+	trexDuration        map[uint32]uint32
 	video               *track
 	boxes               int
 }
 
 type track struct {
+	id            uint32     // tkhd
 	width, height float64    // tkhd, 16.16 fixed point
 	matrix        [4]float64 // a, b, c, d of tkhd's matrix
 	handler       string     // mdia/hdlr
@@ -32,7 +35,32 @@ type track struct {
 	duration      uint64
 }
 
-// probeMP4 finds the top-level moov box, reads it and walks it.
+// topBox reads the header of the top-level box at off: its type, header
+// length and whole size.
+func topBox(r io.ReaderAt, off, size int64) (typ string, hdr, bsize int64, err error) {
+	var h [16]byte
+	if _, err := r.ReadAt(h[:8], off); err != nil {
+		return "", 0, 0, fmt.Errorf("read box: %w", err)
+	}
+	u, hdr := uint64(binary.BigEndian.Uint32(h[:])), int64(8)
+	switch u {
+	case 0:
+		u = uint64(size - off)
+	case 1:
+		if _, err := r.ReadAt(h[8:], off+8); err != nil {
+			return "", 0, 0, malformed("box at %d: %v", off, err)
+		}
+		u, hdr = binary.BigEndian.Uint64(h[8:]), 16
+	}
+	if u < uint64(hdr) || u > uint64(size-off) {
+		return "", 0, 0, malformed("box %q at %d: size %d in %d", h[4:8], off, u, size)
+	}
+	return string(h[4:8]), hdr, int64(u), nil
+}
+
+// probeMP4 finds the top-level moov box, reads it and walks it; for a
+// fragmented file that does not say its duration, it adds up the video
+// track's sample durations in the fragments.
 func probeMP4(ctx context.Context, r io.ReaderAt, size int64) (Facts, error) {
 	var off int64
 	for n := 0; ; n++ {
@@ -42,46 +70,43 @@ func probeMP4(ctx context.Context, r io.ReaderAt, size int64) (Facts, error) {
 		if n >= maxTopBoxes || off+8 > size {
 			return Facts{}, malformed("no moov box")
 		}
-		var h [16]byte
-		if _, err := r.ReadAt(h[:8], off); err != nil {
-			return Facts{}, fmt.Errorf("read box: %w", err)
+		typ, hdr, bsize, err := topBox(r, off, size)
+		if err != nil {
+			return Facts{}, err
 		}
-		bsize, hdr := uint64(binary.BigEndian.Uint32(h[:])), int64(8)
-		switch bsize {
-		case 0:
-			bsize = uint64(size - off)
-		case 1:
-			if _, err := r.ReadAt(h[8:], off+8); err != nil {
-				return Facts{}, malformed("box at %d: %v", off, err)
+		off += bsize
+		if typ != "moov" {
+			continue
+		}
+		if bsize-hdr > maxMoov {
+			return Facts{}, malformed("moov of %d bytes", bsize)
+		}
+		b := make([]byte, bsize-hdr)
+		if _, err := r.ReadAt(b, off-bsize+hdr); err != nil {
+			return Facts{}, fmt.Errorf("read moov: %w", err)
+		}
+		m, f, err := parseMoov(b)
+		if err != nil {
+			return Facts{}, err
+		}
+		if f.Duration == 0 && m.fragmented && m.video.timescale > 0 {
+			if d := fragmentsDuration(ctx, r, off, size, m); d > 0 {
+				f.Duration = float64(d) / float64(m.video.timescale)
 			}
-			bsize, hdr = binary.BigEndian.Uint64(h[8:]), 16
 		}
-		if bsize < uint64(hdr) || bsize > uint64(size-off) {
-			return Facts{}, malformed("box %q at %d: size %d in %d", h[4:8], off, bsize, size)
-		}
-		if string(h[4:8]) == "moov" {
-			if bsize-uint64(hdr) > maxMoov {
-				return Facts{}, malformed("moov of %d bytes", bsize)
-			}
-			b := make([]byte, bsize-uint64(hdr))
-			if _, err := r.ReadAt(b, off+hdr); err != nil {
-				return Facts{}, fmt.Errorf("read moov: %w", err)
-			}
-			return parseMoov(b)
-		}
-		off += int64(bsize)
+		return f, nil
 	}
 }
 
 // parseMoov walks moov's payload and turns what it found into facts.
-func parseMoov(b []byte) (Facts, error) {
+func parseMoov(b []byte) (*moovFacts, Facts, error) {
 	m := &moovFacts{}
 	if err := m.walk(b, "moov", 0, nil); err != nil {
-		return Facts{}, err
+		return nil, Facts{}, err
 	}
 	t := m.video
 	if t == nil || t.width <= 0 || t.height <= 0 {
-		return Facts{}, malformed("no video track with a size")
+		return nil, Facts{}, malformed("no video track with a size")
 	}
 	a, bb, c, d := t.matrix[0], t.matrix[1], t.matrix[2], t.matrix[3]
 	// The matrix maps (x, y) to (a·x + c·y, b·x + d·y); the displayed box
@@ -93,7 +118,7 @@ func parseMoov(b []byte) (Facts, error) {
 	}
 	f := Facts{Width: int(math.Round(w)), Height: int(math.Round(h))}
 	if f.Width <= 0 || f.Height <= 0 || f.Width > 1<<16 || f.Height > 1<<16 {
-		return Facts{}, malformed("display size %gx%g", w, h)
+		return nil, Facts{}, malformed("display size %gx%g", w, h)
 	}
 	switch {
 	case m.timescale > 0 && m.duration > 0 && m.duration != math.MaxUint32 && m.duration != math.MaxUint64:
@@ -103,7 +128,7 @@ func parseMoov(b []byte) (Facts, error) {
 	case t.timescale > 0 && t.duration > 0:
 		f.Duration = float64(t.duration) / float64(t.timescale)
 	}
-	return f, nil
+	return m, f, nil
 }
 
 // walk visits the boxes of a container's payload.
@@ -150,7 +175,18 @@ func (m *moovFacts) visit(typ string, body []byte, depth int, t *track) error {
 		if nt.handler == "vide" && m.video == nil {
 			m.video = nt
 		}
-	case "mdia", "mvex":
+	case "mvex":
+		m.fragmented = true
+		return m.walk(body, typ, depth+1, t)
+	case "trex":
+		// version/flags, track ID, default description index, duration.
+		if len(body) >= 16 {
+			if m.trexDuration == nil {
+				m.trexDuration = map[uint32]uint32{}
+			}
+			m.trexDuration[binary.BigEndian.Uint32(body[4:])] = binary.BigEndian.Uint32(body[12:])
+		}
+	case "mdia":
 		return m.walk(body, typ, depth+1, t)
 	case "mvhd":
 		ts, dur, err := timing(body)
@@ -247,6 +283,11 @@ func (t *track) header(b []byte) error {
 	if len(rest) < at+36+8 {
 		return malformed("tkhd cut short")
 	}
+	idAt := 8
+	if v == 1 {
+		idAt = 16
+	}
+	t.id = binary.BigEndian.Uint32(rest[idAt:])
 	m := rest[at:]
 	fixed := func(i int) float64 { return float64(int32(binary.BigEndian.Uint32(m[4*i:]))) / 65536 }
 	t.matrix = [4]float64{fixed(0), fixed(1), fixed(3), fixed(4)}

@@ -4,7 +4,9 @@
 // and makes a poster frame with ffmpeg when one is configured.
 //
 // Only metadata is read: MP4/MOV box headers with everything but moov
-// skipped by seeking (moov itself is read whole, up to maxMoov bytes), and
+// skipped by seeking (moov itself is read whole, up to maxMoov bytes; in
+// a fragmented file that does not state its duration, each moof too, up
+// to maxMoof bytes, to add up the video's sample durations), and
 // WebM up to its Tracks element, through github.com/at-wat/ebml-go, with
 // at most maxWebMHead bytes read. A file is never read whole.
 //

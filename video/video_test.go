@@ -67,7 +67,8 @@ func TestProbe(t *testing.T) {
 		{"mp4 rotated 270", "d.mp4", "video/mp4", h264, "270", 240, 320, 2},
 		{"mp4 rotated 180", "e.mp4", "video/mp4", h264, "180", 320, 240, 2},
 		// ffmpeg writes no mehd: the duration is only in the fragments.
-		{"mp4 fragmented", "f.mp4", "video/mp4", append(h264, "-movflags", "frag_keyframe+empty_moov"), "", 320, 240, 0},
+		{"mp4 fragmented", "f.mp4", "video/mp4", append(h264, "-movflags", "frag_keyframe+empty_moov"), "", 320, 240, 2},
+		{"mp4 fragmented, default sample durations", "g.mp4", "video/mp4", append(h264, "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-g", "10"), "", 320, 240, 2},
 		{"mov", "a.mov", "video/quicktime", h264, "", 320, 240, 2},
 		{"mov rotated 90", "b.mov", "video/quicktime", h264, "90", 240, 320, 2},
 		{"webm vp8", "a.webm", "video/webm", []string{"-c:v", "libvpx", "-b:v", "300k", "-c:a", "libopus"}, "", 320, 240, 2},
