@@ -154,15 +154,22 @@ func convert(ctx context.Context, src, dstDir string, opts Options) (Result, err
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("heic: %w", err)
 	}
-	img, err := heif.Decode(io.NewSectionReader(f, 0, info.Size()))
+	shown := p.width
+	if p.rotation%2 == 1 {
+		shown = p.height
+	}
+	if err := checkWidth(int(shown)); err != nil {
+		return Result{}, err
+	}
+	img, err := decode(io.NewSectionReader(f, 0, info.Size()))
 	if err != nil {
-		return Result{}, fmt.Errorf("%w: %w", ErrUndecodable, err)
+		return Result{}, err
 	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("heic: %w", err)
 	}
-	if w := img.Bounds().Dx(); w < minWASMWidth && heif.Dynamic() != nil {
-		return Result{}, fmt.Errorf("%w: %d pixels wide: the WASM decoder misreads images narrower than %d", ErrUndecodable, w, minWASMWidth)
+	if err := checkWidth(img.Bounds().Dx()); err != nil { // after clap's crop
+		return Result{}, err
 	}
 	out, res, err := encode(img, p, opts.Quality)
 	if err != nil {
@@ -177,6 +184,28 @@ func convert(ctx context.Context, src, dstDir string, opts Options) (Result, err
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// decode runs the decoder, turning a panic in it into ErrUndecodable.
+func decode(r io.Reader) (img image.Image, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			img, err = nil, fmt.Errorf("%w: decoder panicked: %v", ErrUndecodable, v)
+		}
+	}()
+	img, err = heif.Decode(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUndecodable, err)
+	}
+	return img, nil
+}
+
+// checkWidth refuses, under WASM, images the WASM build misreads.
+func checkWidth(w int) error {
+	if w < minWASMWidth && heif.Dynamic() != nil {
+		return fmt.Errorf("%w: %d pixels wide: the WASM decoder misreads images narrower than %d", ErrUndecodable, w, minWASMWidth)
+	}
+	return nil
 }
 
 // inspect reads the container and applies the pixel bounds.
