@@ -22,8 +22,8 @@ func TestDefault(t *testing.T) {
 		},
 		Media: MediaConfig{
 			Dir: "media", URLPath: "/media", Depth: 2, Width: 2, MaxSize: 50_000_000,
-			Types: []string{"audio/mp4", "audio/mpeg", "audio/ogg", "image/gif", "image/jpeg",
-				"image/png", "image/webp", "video/mp4", "video/quicktime", "video/webm"},
+			Types: []string{"audio/mp4", "audio/mpeg", "audio/ogg", "image/avif", "image/gif", "image/heic",
+				"image/heif", "image/jpeg", "image/png", "image/webp", "video/mp4", "video/quicktime", "video/webm"},
 			StripGPS: true,
 		},
 		Thumbnails: ThumbnailsConfig{Widths: []int{320, 640, 1280}, Formats: []string{"same"}, Quality: 82, MaxPixels: 50_000_000},

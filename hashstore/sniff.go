@@ -2,20 +2,30 @@ package hashstore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"sort"
 	"strings"
 
 	"github.com/gabriel-vasile/mimetype"
 )
 
-// types maps each supported MIME type to its file extension. It is the
-// whole list: anything else (SVG, HTML, text, HEIC, 3GP, …) has no
-// extension here and so can never be stored, whatever media.types says.
+// types maps each supported MIME type, as sniffed, to the extension of
+// the file that is stored for it. It is the whole list: anything else
+// (SVG, HTML, text, 3GP, HEIF sequences, …) has no extension here and so
+// can never be stored, whatever media.types says.
+//
+// HEIC and HEIF are converted before they are stored: a spooled HEIC keeps
+// its sniffed Type (image/heic), so that the pipeline knows to convert it
+// and can name the source in the commit, while its Ext is already that of
+// the JPEG that will be stored (see PublishedType).
 var types = map[string]string{
 	"image/jpeg":      "jpg",
 	"image/png":       "png",
 	"image/gif":       "gif",
 	"image/webp":      "webp",
+	"image/avif":      "avif",
+	"image/heic":      "jpg",
+	"image/heif":      "jpg",
 	"video/mp4":       "mp4",
 	"video/quicktime": "mov",
 	"video/webm":      "webm",
@@ -24,14 +34,50 @@ var types = map[string]string{
 	"audio/ogg":       "ogg",
 }
 
-// exts is the inverse of types.
+// converted maps the sniffed types that are never stored as they came to
+// the type of what is stored instead: HEIC and HEIF, which browsers other
+// than Safari cannot show, are published as JPEG.
+var converted = map[string]string{
+	"image/heic": "image/jpeg",
+	"image/heif": "image/jpeg",
+}
+
+// exts is the inverse of types over the types that are stored as they
+// came, so that "jpg" always means image/jpeg.
 var exts = func() map[string]string {
 	m := make(map[string]string, len(types))
 	for t, e := range types {
-		m[e] = t
+		if _, ok := converted[t]; !ok {
+			m[e] = t
+		}
 	}
 	return m
 }()
+
+// PublishedType returns the MIME type of the file that is stored for
+// content of the given sniffed type: image/jpeg for HEIC and HEIF, which
+// are converted, and the type itself for everything else.
+func PublishedType(mimeType string) string {
+	if t, ok := converted[mimeType]; ok {
+		return t
+	}
+	return mimeType
+}
+
+// Converted reports whether content of the given sniffed type is
+// converted before it is stored (HEIC and HEIF to JPEG).
+func Converted(mimeType string) bool {
+	_, ok := converted[mimeType]
+	return ok
+}
+
+// FindMarkup returns the first markup tag (such as "html" or "script")
+// in b, or "" when there is none: the check every upload's head passes,
+// for other packages to run on what they write or copy (metadata blocks
+// carried into converted images, thumbnails, posters).
+func FindMarkup(b []byte) string {
+	return findMarkup(b)
+}
 
 // ExtFor returns the extension (without dot) under which content of the
 // given supported MIME type is stored.
@@ -73,6 +119,11 @@ func sniff(head []byte) string {
 	case "image/apng":
 		// An animated PNG is a PNG; browsers show it under image/png.
 		return "image/png"
+	case "image/heif":
+		// mimetype names HEIF by the major brand mif1 alone; AVIF
+		// encoders write mif1 too and list avif among the compatible
+		// brands.
+		return heifType(head)
 	case "video/x-m4v":
 		// Apple's brand for MP4 video.
 		return "video/mp4"
@@ -92,6 +143,32 @@ func sniff(head []byte) string {
 		return oggType(head)
 	}
 	return t
+}
+
+// heifType classifies a file whose major brand is a generic HEIF one
+// (mif1, …) by its compatible brands: image/avif when AV1 is listed and
+// HEVC is not, image/heif otherwise.
+func heifType(head []byte) string {
+	if len(head) < 16 {
+		return "image/heif"
+	}
+	size := int(binary.BigEndian.Uint32(head))
+	if size > len(head) || size < 16 {
+		size = len(head)
+	}
+	avif, hevc := false, false
+	for b := head[16:size]; len(b) >= 4; b = b[4:] {
+		switch string(b[:4]) {
+		case "avif", "avis":
+			avif = true
+		case "heic", "heix", "hevc", "hevx":
+			hevc = true
+		}
+	}
+	if avif && !hevc {
+		return "image/avif"
+	}
+	return "image/heif"
 }
 
 // mp3Start reports whether b starts like an MP3 file.

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"image"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"spano/internal/testphoto"
 	"strings"
 	"testing"
@@ -288,6 +291,7 @@ func TestExtForTypeFor(t *testing.T) {
 		{"image/png", "png"},
 		{"image/gif", "gif"},
 		{"image/webp", "webp"},
+		{"image/avif", "avif"},
 		{"video/mp4", "mp4"},
 		{"video/quicktime", "mov"},
 		{"video/webm", "webm"},
@@ -295,8 +299,35 @@ func TestExtForTypeFor(t *testing.T) {
 		{"audio/mp4", "m4a"},
 		{"audio/ogg", "ogg"},
 	}
-	if got, want := len(types), len(tests); got != want {
-		t.Errorf("%d supported types, table has %d", got, want)
+	// Converted types are stored under the extension of what they become,
+	// and that extension names the stored type, not the source.
+	convertedTests := []struct {
+		typ, ext, published string
+	}{
+		{"image/heic", "jpg", "image/jpeg"},
+		{"image/heif", "jpg", "image/jpeg"},
+	}
+	if got, want := len(types), len(tests)+len(convertedTests); got != want {
+		t.Errorf("%d supported types, tables have %d", got, want)
+	}
+	for _, tt := range convertedTests {
+		if got, ok := ExtFor(tt.typ); !ok || got != tt.ext {
+			t.Errorf("ExtFor(%q) = %q, %v; want %q, true", tt.typ, got, ok, tt.ext)
+		}
+		if got, want := PublishedType(tt.typ), tt.published; got != want {
+			t.Errorf("PublishedType(%q) = %q, want %q", tt.typ, got, want)
+		}
+		if !Converted(tt.typ) {
+			t.Errorf("Converted(%q) = false, want true", tt.typ)
+		}
+		if got, want := types[tt.published], tt.ext; got != want {
+			t.Errorf("types[%q] = %q, want %q (the converted type's extension)", tt.published, got, want)
+		}
+	}
+	for _, tt := range tests {
+		if got, want := PublishedType(tt.typ), tt.typ; got != want || Converted(tt.typ) {
+			t.Errorf("PublishedType(%q) = %q, Converted %v; want itself, false", tt.typ, got, Converted(tt.typ))
+		}
 	}
 	for _, tt := range tests {
 		if got, ok := ExtFor(tt.typ); !ok || got != tt.ext {
@@ -306,14 +337,118 @@ func TestExtForTypeFor(t *testing.T) {
 			t.Errorf("TypeFor(%q) = %q, %v; want %q, true", tt.ext, got, ok, tt.typ)
 		}
 	}
-	for _, typ := range []string{"", "image/svg+xml", "text/html", "text/plain", "image/jpg", "IMAGE/JPEG", "image/jpeg; charset=x", "video/ogg", "application/ogg", "audio/webm", "image/heic", "application/octet-stream"} {
+	for _, typ := range []string{"", "image/svg+xml", "text/html", "text/plain", "image/jpg", "IMAGE/JPEG", "image/jpeg; charset=x", "video/ogg", "application/ogg", "audio/webm", "image/heic-sequence", "image/heif-sequence", "application/octet-stream"} {
 		if ext, ok := ExtFor(typ); ok {
 			t.Errorf("ExtFor(%q) = %q, want not ok", typ, ext)
 		}
 	}
-	for _, ext := range []string{"", "jpeg", "JPG", ".jpg", "svg", "html", "m4v", "oga", "txt"} {
+	for _, ext := range []string{"", "jpeg", "JPG", ".jpg", "svg", "html", "m4v", "oga", "txt", "heic", "heif"} {
 		if typ, ok := TypeFor(ext); ok {
 			t.Errorf("TypeFor(%q) = %q, want not ok", ext, typ)
 		}
+	}
+}
+
+// ftypHead is the start of an ISO base media file: an ftyp box with the
+// given major and compatible brands, then an empty meta box.
+func ftypHead(major string, compatible ...string) []byte {
+	b := []byte{0, 0, 0, 0}
+	b = append(b, "ftyp"+major+"\x00\x00\x00\x00"...)
+	for _, c := range compatible {
+		b = append(b, c...)
+	}
+	b[3] = byte(len(b))
+	return append(b, "\x00\x00\x00\x0cmeta\x00\x00\x00\x00"...)
+}
+
+func TestSniffHEIFBrands(t *testing.T) {
+	tests := []struct {
+		name string
+		head []byte
+		want string
+	}{
+		{"apple heic", ftypHead("heic", "mif1", "MiHE", "miaf", "MiHB", "heic"), "image/heic"},
+		{"heix", ftypHead("heix", "mif1", "heix"), "image/heic"},
+		{"libheif heif", ftypHead("mif1", "mif1", "heic", "miaf"), "image/heif"},
+		{"mif1 alone", ftypHead("mif1", "mif1"), "image/heif"},
+		{"avif", ftypHead("avif", "avif", "mif1", "miaf", "MA1B"), "image/avif"},
+		{"avif sequence", ftypHead("avis", "avis", "msf1", "avif"), "image/avif"},
+		{"mif1 major, avif compatible", ftypHead("mif1", "mif1", "avif", "miaf"), "image/avif"},
+		{"mif1 major, avif and heic compatible", ftypHead("mif1", "avif", "heic"), "image/heif"},
+		{"heic sequence", ftypHead("hevc", "msf1", "hevc"), "image/heic-sequence"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sniff(tt.head); got != tt.want {
+				t.Errorf("sniff = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHEIFTypeShortOrBroken(t *testing.T) {
+	tests := []struct {
+		name string
+		head []byte
+		want string
+	}{
+		{"empty", nil, "image/heif"},
+		{"no compatible brands", []byte("\x00\x00\x00\x10ftypmif1\x00\x00\x00\x00"), "image/heif"},
+		// A box size that cannot be right: the brands in the head are read.
+		{"size past the head", append([]byte("\xff\xff\xff\xffftypmif1\x00\x00\x00\x00"), "avif"...), "image/avif"},
+		{"size too small", append([]byte("\x00\x00\x00\x01ftypmif1\x00\x00\x00\x00"), "avif"...), "image/avif"},
+		{"brand cut short", append([]byte("\x00\x00\x00\x13ftypmif1\x00\x00\x00\x00"), "avi"...), "image/heif"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := heifType(tt.head); got != tt.want {
+				t.Errorf("heifType(%q) = %q, want %q", tt.head, got, tt.want)
+			}
+		})
+	}
+}
+
+// Real HEIC and AVIF files, made by heif-enc (Debian libheif-examples)
+// from a Go JPEG, spool as their types with the extension of what is
+// stored for them.
+func TestSpoolHEIFFamily(t *testing.T) {
+	enc, err := exec.LookPath("heif-enc")
+	if err != nil {
+		t.Skip("heif-enc not installed (Debian: libheif-examples); .ci/run installs it")
+	}
+	tests := []struct {
+		name, flag, wantType, wantExt string
+	}{
+		{"heic", "", "image/heic", "jpg"},
+		{"avif", "-A", "image/avif", "avif"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			in, out := filepath.Join(dir, "in.jpg"), filepath.Join(dir, "out."+tt.name)
+			if err := os.WriteFile(in, jpegBytes(t), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"-q", "50", "-o", out, in}
+			if tt.flag != "" {
+				args = append([]string{tt.flag}, args...)
+			}
+			if msg, err := exec.Command(enc, args...).CombinedOutput(); err != nil {
+				t.Fatalf("heif-enc: %v\n%s", err, msg)
+			}
+			data, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, _ := newStore(t, func(o *Options) { o.Types = []string{tt.wantType} })
+			f, err := s.Spool(context.Background(), bytes.NewReader(data))
+			if err != nil {
+				t.Fatalf("Spool: %v", err)
+			}
+			defer f.Remove()
+			if f.Type != tt.wantType || f.Ext != tt.wantExt {
+				t.Errorf("Type, Ext = %q, %q; want %q, %q", f.Type, f.Ext, tt.wantType, tt.wantExt)
+			}
+		})
 	}
 }
