@@ -15,17 +15,15 @@ import (
 	"os"
 
 	"golang.org/x/image/webp"
-
-	fastjpeg "spano/thumbs/internal/jpeg"
 )
 
 // format is one allowlisted image type.
 type format struct {
 	name         string
 	decodeConfig func(io.Reader) (image.Config, error)
-	// decode decodes the image shrunk by denom (1, 2, 4 or 8) where the
+	// decode decodes the image, shrunk by the integer factor d where the
 	// format can do that cheaply, and at full size otherwise.
-	decode func(r io.Reader, denom int) (image.Image, error)
+	decode func(r io.Reader, d int) (image.Image, error)
 	// orientation reads the EXIF orientation from the file's start.
 	orientation func(io.Reader) int
 	// jpegOut says thumbnails are JPEG rather than PNG.
@@ -36,7 +34,7 @@ var formats = map[string]format{
 	"image/jpeg": {
 		name:         "jpeg",
 		decodeConfig: jpeg.DecodeConfig,
-		decode:       fastjpeg.DecodeScaled,
+		decode:       decodeJPEG,
 		orientation:  JPEGOrientation,
 		jpegOut:      true,
 	},
@@ -58,6 +56,16 @@ var formats = map[string]format{
 		decode:       fullSize(webp.Decode),
 		orientation:  noOrientation,
 	},
+}
+
+// decodeJPEG decodes with the standard library and shrinks the planes by
+// the integer factor d (see shrink).
+func decodeJPEG(r io.Reader, d int) (image.Image, error) {
+	img, err := jpeg.Decode(r)
+	if err != nil {
+		return nil, err
+	}
+	return shrink(img, d), nil
 }
 
 func fullSize(dec func(io.Reader) (image.Image, error)) func(io.Reader, int) (image.Image, error) {

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"spano/internal/testphoto"
 	"testing"
+
+	"github.com/gen2brain/webp"
 )
 
 // Test images are made here, in the test, so that what each one holds is
@@ -141,4 +143,30 @@ func redCorner(img image.Image) string {
 		}
 	}
 	return found
+}
+
+// webpBytes encodes img as WebP with gen2brain/webp (libwebp in WASM, or
+// the system's libwebp): lossy at quality 90, or lossless.
+func webpBytes(t *testing.T, img image.Image, lossless bool) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := webp.Encode(&buf, img, webp.Options{Quality: 90, Lossless: lossless}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// alphaImage is a blue image whose left half is fully transparent.
+func alphaImage(w, h int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			a := uint8(255)
+			if x < w/2 {
+				a = 0
+			}
+			img.SetNRGBA(x, y, color.NRGBA{0, 0, 200, a})
+		}
+	}
+	return img
 }

@@ -54,24 +54,6 @@ func (m *Maker) plan(h header) []step {
 	return steps
 }
 
-// loadDenom picks how much the decoder may shrink while decoding (JPEG
-// only): the largest of 1, 2, 4, 8 that keeps the decoded image at least as
-// large as the largest thumbnail in both directions, as libvips'
-// shrink-on-load does.
-func loadDenom(storedW, storedH int, first step, transposed bool) int {
-	tw, th := first.width, first.height
-	if transposed {
-		tw, th = th, tw
-	}
-	denom := 1
-	for _, d := range []int{2, 4, 8} {
-		if (storedW+d-1)/d >= tw && (storedH+d-1)/d >= th {
-			denom = d
-		}
-	}
-	return denom
-}
-
 // render decodes once and cascades the resizes, largest first, each from
 // the previous result. Resizing happens in stored orientation and only
 // the small results are turned, and each thumbnail is encoded on its own
@@ -82,7 +64,11 @@ func (m *Maker) render(ctx context.Context, path string, h header, plan []step) 
 	if h.format.jpegOut {
 		icc = jpegICC(path)
 	}
-	src, err := decode(path, h.format, loadDenom(h.width, h.height, plan[0], tr))
+	tw, th := plan[0].width, plan[0].height
+	if tr {
+		tw, th = th, tw
+	}
+	src, err := decode(path, h.format, shrinkFactor(h.width, h.height, tw, th))
 	if err != nil {
 		return nil, err
 	}

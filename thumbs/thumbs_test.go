@@ -128,14 +128,8 @@ func TestMakeOrientation(t *testing.T) {
 }
 
 func TestMakeFormats(t *testing.T) {
-	webpLossy, err := os.ReadFile("testdata/blue-purple-pink.lossy.webp") // 150×100
-	if err != nil {
-		t.Fatal(err)
-	}
-	webpAlpha, err := os.ReadFile("testdata/gopher-doc.with-alpha.lossless.webp") // 75×100
-	if err != nil {
-		t.Fatal(err)
-	}
+	webpLossy := webpBytes(t, markedImage(150, 100), false)
+	webpAlpha := webpBytes(t, alphaImage(75, 100), true)
 	tests := []struct {
 		name       string
 		mimeType   string
@@ -150,7 +144,7 @@ func TestMakeFormats(t *testing.T) {
 		// The first frame is all red, the second all grey: red everywhere
 		// ("several" corners) shows the first frame was used.
 		{"animated gif first frame", "image/gif", animatedGIF(t, 400, 200), []int{100}, Size{400, 200}, []Size{{100, 50}}, "image/png", "several"},
-		{"webp lossy", "image/webp", webpLossy, []int{50, 100}, Size{150, 100}, []Size{{50, 33}, {100, 67}}, "image/png", ""},
+		{"webp lossy", "image/webp", webpLossy, []int{50, 100}, Size{150, 100}, []Size{{50, 33}, {100, 67}}, "image/png", "top-left"},
 		{"webp with alpha", "image/webp", webpAlpha, []int{30}, Size{75, 100}, []Size{{30, 40}}, "image/png", ""},
 		{"tiny image smaller than every width", "image/png", pngBytes(t, markedImage(10, 10)), []int{320, 640}, Size{10, 10}, nil, "", ""},
 		{"same width as image", "image/jpeg", jpegBytes(t, markedImage(320, 200), 0), []int{320}, Size{320, 200}, nil, "", ""},

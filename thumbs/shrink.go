@@ -1,0 +1,94 @@
+package thumbs
+
+import (
+	"image"
+)
+
+// The standard library's JPEG decoder has no shrink-on-load (libjpeg's DCT
+// scaling, which libvips uses), so a 12 MP photo always decodes at full
+// size. shrink gives the resampler what DCT scaling would have: the planes
+// averaged over d×d boxes, which costs one read of each plane and makes
+// the filtered resample that follows d² times cheaper.
+
+// shrinkFactor is the largest integer d that keeps a w×h image shrunk by
+// d at least tw×th, as libvips' shrink-on-load picks it (but any integer,
+// not only 2, 4 or 8: 4000 px → 1280 px shrinks by 3 to 1334 px, leaving
+// the filter a 4% step).
+func shrinkFactor(w, h, tw, th int) int {
+	d := 1
+	for c := 2; (w+c-1)/c >= tw && (h+c-1)/c >= th; c++ {
+		d = c
+	}
+	return d
+}
+
+// shrink returns img averaged over d×d boxes (the last row and column of
+// boxes may be partial). YCbCr keeps its subsampling, each plane shrunk on
+// its own; grey stays grey; other models are returned as they are (the
+// resampler reads them at full size).
+func shrink(img image.Image, d int) image.Image {
+	if d <= 1 {
+		return img
+	}
+	switch s := img.(type) {
+	case *image.YCbCr:
+		b := s.Rect
+		w, h := (b.Dx()+d-1)/d, (b.Dy()+d-1)/d
+		cw, ch := chromaSize(s)
+		co := s.COffset(b.Min.X, b.Min.Y)
+		return &image.YCbCr{
+			Y:              shrinkPlane(s.Y[s.YOffset(b.Min.X, b.Min.Y):], s.YStride, b.Dx(), b.Dy(), d),
+			Cb:             shrinkPlane(s.Cb[co:], s.CStride, cw, ch, d),
+			Cr:             shrinkPlane(s.Cr[co:], s.CStride, cw, ch, d),
+			YStride:        w,
+			CStride:        (cw + d - 1) / d,
+			SubsampleRatio: s.SubsampleRatio,
+			Rect:           image.Rect(0, 0, w, h),
+		}
+	case *image.Gray:
+		b := s.Rect
+		w, h := (b.Dx()+d-1)/d, (b.Dy()+d-1)/d
+		return &image.Gray{Pix: shrinkPlane(s.Pix[s.PixOffset(b.Min.X, b.Min.Y):], s.Stride, b.Dx(), b.Dy(), d), Stride: w, Rect: image.Rect(0, 0, w, h)}
+	}
+	return img
+}
+
+// shrinkPlane averages an 8-bit plane of sw×sh (rows stride apart) over
+// d×d boxes and returns the result packed, ceil(sw/d) × ceil(sh/d).
+func shrinkPlane(src []uint8, stride, sw, sh, d int) []uint8 {
+	w, h := (sw+d-1)/d, (sh+d-1)/d
+	dst := make([]uint8, w*h)
+	parallelRows(h, func(y0, y1 int) {
+		acc := make([]uint32, w)
+		for y := y0; y < y1; y++ {
+			clear(acc)
+			rows := min(d, sh-y*d)
+			for r := 0; r < rows; r++ {
+				row := src[(y*d+r)*stride : (y*d+r)*stride+sw]
+				x := 0
+				for ; x+1 < w; x++ { // whole boxes
+					box := row[x*d : x*d+d]
+					var s uint32
+					for _, v := range box {
+						s += uint32(v)
+					}
+					acc[x] += s
+				}
+				for _, v := range row[x*d:] { // the last, maybe partial
+					acc[x] += uint32(v)
+				}
+			}
+			out := dst[y*w : y*w+w]
+			full := uint32(rows * d)
+			last := uint32(rows * (sw - (w-1)*d))
+			for x := range out {
+				n := full
+				if x == w-1 {
+					n = last
+				}
+				out[x] = uint8((acc[x] + n/2) / n)
+			}
+		}
+	})
+	return dst
+}
