@@ -14,9 +14,9 @@ import (
 // JPEG), rewritten for speed the way Pillow and libvips do it: weights in
 // 14-bit fixed point, no alpha weighting, rows walked in memory order in
 // both passes, and a YCbCr source resampled plane by plane (chroma at its
-// own resolution), which halves the work for 4:2:0. A YCbCr source gives
-// a 4:4:4 YCbCr result, which the next cascade step resamples the same way
-// and the JPEG encoder takes without any colour conversion; a grey source
+// own resolution and kept there: a 4:2:0 source gives a 4:2:0 result,
+// which the next cascade step resamples the same way and the JPEG encoder
+// (which writes 4:2:0) takes without any colour conversion; a grey source
 // gives grey; anything else NRGBA. Results stay within a few levels of
 // imaging.Resize (TestResizeOpaqueMatchesImaging).
 func resizeOpaque(src image.Image, w, h int, filter imaging.ResampleFilter) image.Image {
@@ -25,15 +25,13 @@ func resizeOpaque(src image.Image, w, h int, filter imaging.ResampleFilter) imag
 	case *image.YCbCr:
 		cb := s.COffset(b.Min.X, b.Min.Y)
 		cw, ch := chromaSize(s)
-		return &image.YCbCr{
-			Y:              resizePlane(s.Y[s.YOffset(b.Min.X, b.Min.Y):], s.YStride, b.Dx(), b.Dy(), w, h, filter),
-			Cb:             resizePlane(s.Cb[cb:], s.CStride, cw, ch, w, h, filter),
-			Cr:             resizePlane(s.Cr[cb:], s.CStride, cw, ch, w, h, filter),
-			YStride:        w,
-			CStride:        w,
-			SubsampleRatio: image.YCbCrSubsampleRatio444,
-			Rect:           image.Rect(0, 0, w, h),
-		}
+		dst := &image.YCbCr{SubsampleRatio: s.SubsampleRatio, Rect: image.Rect(0, 0, w, h), YStride: w}
+		dcw, dch := chromaSize(dst)
+		dst.CStride = dcw
+		dst.Y = resizePlane(s.Y[s.YOffset(b.Min.X, b.Min.Y):], s.YStride, b.Dx(), b.Dy(), w, h, filter)
+		dst.Cb = resizePlane(s.Cb[cb:], s.CStride, cw, ch, dcw, dch, filter)
+		dst.Cr = resizePlane(s.Cr[cb:], s.CStride, cw, ch, dcw, dch, filter)
+		return dst
 	case *image.Gray:
 		g := resizePlane(s.Pix[s.PixOffset(b.Min.X, b.Min.Y):], s.Stride, b.Dx(), b.Dy(), w, h, filter)
 		return &image.Gray{Pix: g, Stride: w, Rect: image.Rect(0, 0, w, h)}
