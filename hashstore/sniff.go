@@ -167,10 +167,11 @@ var markupTags = []string{
 	"?xml-stylesheet", "cross-domain-policy", "xsl:stylesheet", "?php",
 }
 
-// findMarkup returns the first markup tag in b (case-insensitive, followed
+// FindMarkup returns the first markup tag in b (case-insensitive, followed
 // by whitespace, '/', '>' or the end of b), or "". XMP packets in images
-// (<?xpacket, <x:xmpmeta, <rdf:RDF) do not match.
-func findMarkup(b []byte) string {
+// (<?xpacket, <x:xmpmeta, <rdf:RDF) do not match. The spool runs it on a
+// file's head; package thumbs on every metadata block it reads or writes.
+func FindMarkup(b []byte) string {
 	for i := 0; i < len(b); i++ {
 		if b[i] != '<' {
 			continue
