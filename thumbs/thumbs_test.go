@@ -38,7 +38,7 @@ func decodeThumb(t *testing.T, th Thumbnail) image.Image {
 	if err != nil {
 		t.Fatalf("decode %s: %v", th.Path, err)
 	}
-	wantFormat := map[string]string{"image/jpeg": "jpeg", "image/png": "png"}[th.Type]
+	wantFormat := map[string]string{"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp", "image/avif": "avif"}[th.Type]
 	if format != wantFormat {
 		t.Errorf("%s holds %s, Type says %s", th.Path, format, th.Type)
 	}
