@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-func gifBytes(t *testing.T, img image.Image) []byte {
+func gifBytes(t testing.TB, img image.Image) []byte {
 	t.Helper()
 	p := image.NewPaletted(img.Bounds(), palette.Plan9)
 	draw.Draw(p, p.Rect, img, image.Point{}, draw.Src)

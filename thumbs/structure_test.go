@@ -10,7 +10,7 @@ import (
 	"github.com/gen2brain/avif"
 )
 
-func avifBytes(t *testing.T, img image.Image) []byte {
+func avifBytes(t testing.TB, img image.Image) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := avif.Encode(&buf, img, avif.Options{Quality: 80, Speed: 10}); err != nil {
