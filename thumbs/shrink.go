@@ -10,13 +10,17 @@ import (
 // averaged over d×d boxes, which costs one read of each plane and makes
 // the filtered resample that follows d² times cheaper.
 
+// maxShrink bounds the box, so that a column of a box's sums fits 16
+// bits; beyond it (a 20000×1 strip to 320 px) the resampler does the rest.
+const maxShrink = 64
+
 // shrinkFactor is the largest integer d that keeps a w×h image shrunk by
 // d at least tw×th, as libvips' shrink-on-load picks it (but any integer,
 // not only 2, 4 or 8: 4000 px → 1280 px shrinks by 3 to 1334 px, leaving
 // the filter a 4% step).
 func shrinkFactor(w, h, tw, th int) int {
 	d := 1
-	for c := 2; (w+c-1)/c >= tw && (h+c-1)/c >= th; c++ {
+	for c := 2; c <= maxShrink && (w+c-1)/c >= tw && (h+c-1)/c >= th; c++ {
 		d = c
 	}
 	return d
@@ -54,41 +58,51 @@ func shrink(img image.Image, d int) image.Image {
 }
 
 // shrinkPlane averages an 8-bit plane of sw×sh (rows stride apart) over
-// d×d boxes and returns the result packed, ceil(sw/d) × ceil(sh/d).
+// d×d boxes and returns the result packed, ceil(sw/d) × ceil(sh/d). Each
+// band of d rows is summed column by column first (a loop the compiler
+// keeps tight), then across each box's d columns.
 func shrinkPlane(src []uint8, stride, sw, sh, d int) []uint8 {
 	w, h := (sw+d-1)/d, (sh+d-1)/d
 	dst := make([]uint8, w*h)
 	parallelRows(h, func(y0, y1 int) {
-		acc := make([]uint32, w)
+		cols := make([]uint16, sw) // d ≤ 255 rows of 255 fit
 		for y := y0; y < y1; y++ {
-			clear(acc)
 			rows := min(d, sh-y*d)
-			for r := 0; r < rows; r++ {
-				row := src[(y*d+r)*stride : (y*d+r)*stride+sw]
-				x := 0
-				for ; x+1 < w; x++ { // whole boxes
-					box := row[x*d : x*d+d]
-					var s uint32
-					for _, v := range box {
-						s += uint32(v)
-					}
-					acc[x] += s
-				}
-				for _, v := range row[x*d:] { // the last, maybe partial
-					acc[x] += uint32(v)
-				}
+			copyRow(cols, src[y*d*stride:y*d*stride+sw])
+			for r := 1; r < rows; r++ {
+				addRow(cols, src[(y*d+r)*stride:(y*d+r)*stride+sw])
 			}
 			out := dst[y*w : y*w+w]
-			full := uint32(rows * d)
-			last := uint32(rows * (sw - (w-1)*d))
-			for x := range out {
-				n := full
-				if x == w-1 {
-					n = last
+			n := uint32(rows * d)
+			for x := 0; x < w-1; x++ {
+				var s uint32
+				for _, v := range cols[x*d : x*d+d] {
+					s += uint32(v)
 				}
-				out[x] = uint8((acc[x] + n/2) / n)
+				out[x] = uint8((s + n/2) / n)
 			}
+			var s uint32
+			last := cols[(w-1)*d:]
+			for _, v := range last {
+				s += uint32(v)
+			}
+			n = uint32(rows * len(last))
+			out[w-1] = uint8((s + n/2) / n)
 		}
 	})
 	return dst
+}
+
+func copyRow(dst []uint16, src []uint8) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = uint16(v)
+	}
+}
+
+func addRow(dst []uint16, src []uint8) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] += uint16(v)
+	}
 }
