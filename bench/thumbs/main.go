@@ -32,6 +32,7 @@ import (
 	"spano/internal/testphoto"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"spano/thumbs"
@@ -100,10 +101,23 @@ func newMaker(o thumbs.Options) (*thumbs.Maker, string, error) {
 	return m, dir, err
 }
 
-// quantiles times f runs times after two warm-ups.
+// cpu is the CPU time (user and system) this process has used.
+func cpu() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// quantiles times f runs times after two warm-ups, and prints the CPU
+// time per run: on a shared machine it is steadier than the wall clock.
 func quantiles(runs int, f func() error) (p50, p90 float64, err error) {
 	var d []time.Duration
+	var c0 time.Duration
+	defer func() { fmt.Printf("  cpu %.1f ms/run; ", float64((cpu()-c0).Microseconds())/1000/float64(runs)) }()
 	for i := -2; i < runs; i++ {
+		if i == 0 {
+			c0 = cpu()
+		}
 		t := time.Now()
 		if err := f(); err != nil {
 			return 0, 0, err
