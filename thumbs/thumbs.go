@@ -40,10 +40,12 @@ var ErrTooManyPixels = errors.New("image has too many pixels")
 // it to 422; every other error from this package is a server fault.
 var ErrUndecodable = errors.New("image cannot be decoded")
 
-// defaultDecodeMemory is Options.DecodeMemory's default: two 12 MP JPEG
-// decodes at once (each about 22 MB), so that eight concurrent uploads of
-// phone photos stay under 100 MB of RSS (BENCHMARKS.md).
-const defaultDecodeMemory = 48 << 20
+// defaultDecodeMemory is Options.DecodeMemory's default: one 12 MP JPEG
+// decode (about 22 MB) at a time, two of 8 MP, so that eight concurrent
+// uploads of phone photos peak at about 70 MiB of RSS; at 48 MiB (two 12
+// MP decodes) they peaked at 97 MiB, the garbage collector's headroom
+// doubling the live heap (BENCHMARKS.md).
+const defaultDecodeMemory = 32 << 20
 
 // defaultQuality is thumbnails.quality's default in SPEC.md, used when
 // Options.Quality is zero.
@@ -68,7 +70,7 @@ type Options struct {
 	MaxDecodes int
 	// DecodeMemory is the memory budget, in bytes, that all concurrent
 	// decodes share (estimated from each image's header and format);
-	// 0 means 48 MiB. A decode that needs more than the whole budget
+	// 0 means 32 MiB. A decode that needs more than the whole budget
 	// waits until it has the budget to itself.
 	DecodeMemory int64
 	// TempDir is where thumbnail files are written; empty means

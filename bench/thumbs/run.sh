@@ -34,7 +34,7 @@ echo
 
 ./thumbsbench -rss "$photo" -concurrent 8
 ./thumbsbench -rss "$photo" -concurrent 32
-./thumbsbench -rss "$photo" -concurrent 8 -decode-memory 31457280
+./thumbsbench -rss "$photo" -concurrent 8 -decode-memory 50331648
 [ -f "$prog" ] || node -e "require('sharp')(process.argv[1]).jpeg({quality: 90, progressive: true}).toFile(process.argv[2])" "$photo" "$prog"
 ./thumbsbench -rss "$prog" -concurrent 8
 ./thumbsbench -time "$prog" -runs 5
