@@ -38,7 +38,7 @@ var (
 const (
 	// FormatSame is JPEG for opaque photos (JPEG, AVIF, lossy WebP
 	// without alpha), PNG for images with alpha or lossless ones (PNG,
-	// GIF, lossless WebP).
+	// GIF, lossless WebP, an AVIF with transparent pixels).
 	FormatSame = "same"
 	// FormatWebP is lossy WebP at Options.Quality (with alpha where the
 	// source has it).
@@ -80,6 +80,9 @@ func (m *Maker) render(ctx context.Context, path string, h header, plan []step) 
 	src, err := decode(ctx, path, h.format, shrinkFactor(h.width, h.height, tw, th))
 	if err != nil {
 		return nil, err
+	}
+	if o, ok := src.(interface{ Opaque() bool }); h.photo && h.format.name == "avif" && ok && !o.Opaque() {
+		h.photo = false // an AVIF with transparency: PNG, not JPEG
 	}
 	out := make([]Thumbnail, len(plan)*len(m.formats))
 	errs := make([]error, len(out))

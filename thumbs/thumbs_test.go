@@ -146,6 +146,8 @@ func TestMakeFormats(t *testing.T) {
 		{"animated gif first frame", "image/gif", animatedGIF(t, 400, 200), []int{100}, Size{400, 200}, []Size{{100, 50}}, "image/png", "several"},
 		{"webp lossy", "image/webp", webpLossy, []int{50, 100}, Size{150, 100}, []Size{{50, 33}, {100, 67}}, "image/jpeg", "top-left"},
 		{"webp with alpha", "image/webp", webpAlpha, []int{30}, Size{75, 100}, []Size{{30, 40}}, "image/png", ""},
+		{"lossy webp with alpha", "image/webp", webpBytes(t, alphaImage(75, 100), false), []int{30}, Size{75, 100}, []Size{{30, 40}}, "image/png", ""},
+		{"avif with alpha", "image/avif", avifBytes(t, alphaImage(80, 40)), []int{40}, Size{80, 40}, []Size{{40, 20}}, "image/png", ""},
 		{"tiny image smaller than every width", "image/png", pngBytes(t, markedImage(10, 10)), []int{320, 640}, Size{10, 10}, nil, "", ""},
 		{"same width as image", "image/jpeg", jpegBytes(t, markedImage(320, 200), 0), []int{320}, Size{320, 200}, nil, "", ""},
 		{"no widths configured", "image/jpeg", jpegBytes(t, markedImage(800, 600), 0), nil, Size{800, 600}, nil, "", ""},
