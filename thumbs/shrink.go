@@ -73,24 +73,55 @@ func shrinkPlane(src []uint8, stride, sw, sh, d int) []uint8 {
 				addRow(cols, src[(y*d+r)*stride:(y*d+r)*stride+sw])
 			}
 			out := dst[y*w : y*w+w]
-			n := uint32(rows * d)
-			for x := 0; x < w-1; x++ {
-				var s uint32
-				for _, v := range cols[x*d : x*d+d] {
-					s += uint32(v)
-				}
-				out[x] = uint8((s + n/2) / n)
-			}
-			var s uint32
+			boxSums(out[:w-1], cols, d, uint64(rows*d))
 			last := cols[(w-1)*d:]
+			var s uint64
 			for _, v := range last {
-				s += uint32(v)
+				s += uint64(v)
 			}
-			n = uint32(rows * len(last))
+			n := uint64(rows * len(last))
 			out[w-1] = uint8((s + n/2) / n)
 		}
 	})
 	return dst
+}
+
+// boxSums writes the rounded mean of each run of d column sums, n
+// samples each. The division is a multiply by r = ⌈2⁴⁰/n⌉: for a sum
+// s ≤ 255n, (s+n/2)·r/2⁴⁰ exceeds (s+n/2)/n by less than 256n/2⁴⁰, below
+// the 1/n that separates it from the next integer while n < 2¹⁶ (n is at
+// most maxShrink², 4096), so the floor is exact (TestBoxMeanExact). d = 2,
+// 3 and 4 are unrolled: a short loop of a varying count is what the branch
+// predictor misses.
+func boxSums(out []uint8, cols []uint16, d int, n uint64) {
+	recip := (1<<40 + n - 1) / n
+	half := n / 2
+	mean := func(s uint64) uint8 { return uint8(((s + half) * recip) >> 40) }
+	switch d {
+	case 2:
+		for x := range out {
+			c := cols[2*x : 2*x+2 : 2*x+2]
+			out[x] = mean(uint64(c[0]) + uint64(c[1]))
+		}
+	case 3:
+		for x := range out {
+			c := cols[3*x : 3*x+3 : 3*x+3]
+			out[x] = mean(uint64(c[0]) + uint64(c[1]) + uint64(c[2]))
+		}
+	case 4:
+		for x := range out {
+			c := cols[4*x : 4*x+4 : 4*x+4]
+			out[x] = mean(uint64(c[0]) + uint64(c[1]) + uint64(c[2]) + uint64(c[3]))
+		}
+	default:
+		for x := range out {
+			var s uint64
+			for _, v := range cols[x*d : x*d+d] {
+				s += uint64(v)
+			}
+			out[x] = mean(s)
+		}
+	}
 }
 
 func copyRow(dst []uint16, src []uint8) {

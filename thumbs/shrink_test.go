@@ -76,3 +76,19 @@ func TestShrinkFactor(t *testing.T) {
 		}
 	}
 }
+
+// The reciprocal in boxSums gives exactly (s+n/2)/n for every box size
+// shrink can make and every sum of bytes.
+func TestBoxMeanExact(t *testing.T) {
+	for n := uint64(1); n <= maxShrink*maxShrink; n++ {
+		recip := (1<<40 + n - 1) / n
+		for s := uint64(0); s <= 255*n; s += max(1, n/7) {
+			if got, want := ((s+n/2)*recip)>>40, (s+n/2)/n; got != want {
+				t.Fatalf("n %d, s %d: %d, want %d", n, s, got, want)
+			}
+		}
+		if s := 255 * n; ((s+n/2)*recip)>>40 != 255 {
+			t.Fatalf("n %d: full box is not 255", n)
+		}
+	}
+}
