@@ -231,3 +231,22 @@ func TestDecodeMemoryBudget(t *testing.T) {
 		})
 	}
 }
+
+// Markup in an AVIF's meta box (where its ICC profile sits) refuses it.
+func TestAVIFMetaMarkup(t *testing.T) {
+	av := avifBytes(t, markedImage(64, 48))
+	// libavif names its handler "libavif" in the meta box's hdlr; the
+	// same number of bytes of markup keeps the structure intact.
+	i := bytes.Index(av, []byte("libavif\x00"))
+	if i < 0 || i > bytes.Index(av, []byte("mdat")) {
+		t.Fatal("no handler name in the meta box")
+	}
+	bad := bytes.Clone(av)
+	copy(bad[i:], "<svg/>x")
+	if _, err := newMaker(t).Make(context.Background(), writeFile(t, "a.avif", bad), "image/avif"); !errors.Is(err, ErrMarkup) {
+		t.Fatalf("Make = %v, want ErrMarkup", err)
+	}
+	if _, err := newMaker(t).Make(context.Background(), writeFile(t, "a.avif", av), "image/avif"); err != nil {
+		t.Fatalf("intact: %v", err)
+	}
+}

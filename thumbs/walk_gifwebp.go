@@ -201,8 +201,10 @@ func (w *webpInfo) chunk(typ string, data []byte) error {
 
 // walkISOBMFF reads an ISO base media file's top-level boxes (AVIF): the
 // first must be ftyp naming one of brands, the boxes must fill the file
-// exactly, and a meta box (where an AVIF keeps its image items) must be
-// among them.
+// exactly, and a meta box (where an AVIF keeps its image items and their
+// properties, the ICC profile among them) must be among them; the meta
+// box gets the markup check. (EXIF and XMP items whose data sits in mdat
+// are not looked at: thumbnails never copy them.)
 func walkISOBMFF(r io.Reader, size int64, brands ...string) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	off := int64(0)
@@ -236,6 +238,18 @@ func walkISOBMFF(r io.Reader, size int64, brands ...string) error {
 			}
 			if !hasBrand(b, brands) {
 				return malformed("isobmff: ftyp names none of %v", brands)
+			}
+		} else if typ == "meta" {
+			// Item properties live here, the ICC profile (colr) among them.
+			if body > maxMetadata {
+				return malformed("isobmff: meta box of %d bytes", body)
+			}
+			b := make([]byte, body)
+			if _, err := io.ReadFull(br, b); err != nil {
+				return malformed("isobmff: truncated meta box")
+			}
+			if err := checkMarkup("avif meta box", b); err != nil {
+				return err
 			}
 		} else if _, err := br.Discard(int(body)); err != nil {
 			return malformed("isobmff: truncated %q box", typ)
