@@ -135,7 +135,8 @@ func xmpPacket(withGPS bool) []byte {
 	attrs, elems := "", ""
 	if withGPS {
 		attrs = ` exif:GPSLatitude="` + xmpLat + `"
-    exif:GPSLongitude='` + xmpLon + `'`
+    exif:GPSLongitude='` + xmpLon + `'
+    geo:lat="51.5074" geo:long="-0.1278"`
 		elems = `
    <exif:GPSAltitude>` + xmpAlt + `</exif:GPSAltitude>
    <exif:GPSVersionID rdf:parseType="Literal">2.3.0.0</exif:GPSVersionID>
@@ -157,6 +158,7 @@ func xmpPacket(withGPS bool) []byte {
     xmlns:tiff="http://ns.adobe.com/tiff/1.0/"
     xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
     xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/"
+    xmlns:geo="http://www.w3.org/2003/01/geo/wgs84_pos#"
     tiff:Orientation="6"` + attrs + `>
    <tiff:Make>` + testMake + `</tiff:Make>` + elems + `
   </rdf:Description>

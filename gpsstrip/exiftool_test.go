@@ -57,7 +57,8 @@ func TestStripExiftool(t *testing.T) {
 		for k, v := range tags {
 			name := strings.ToLower(k)
 			if strings.Contains(name, "gps") || strings.Contains(name, "latitude") || strings.Contains(name, "longitude") ||
-				strings.Contains(name, "location") && !strings.HasSuffix(name, "city") || strings.Contains(name, "coordinates") {
+				strings.Contains(name, "location") && !strings.HasSuffix(name, "city") || strings.Contains(name, "coordinates") ||
+				strings.HasSuffix(name, ":lat") || strings.HasSuffix(name, ":long") {
 				found = append(found, k)
 			}
 			if s, ok := v.(string); ok && strings.Contains(s, "51.5") {

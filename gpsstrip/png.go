@@ -29,6 +29,7 @@ func planPNG(ctx context.Context, e *editor) error {
 		return malformed("png: no signature")
 	}
 	off := int64(8)
+	inflated := int64(0) // bytes inflated so far, all chunks together
 	for n := 0; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -52,7 +53,7 @@ func planPNG(ctx context.Context, e *editor) error {
 		case "IEND":
 			return nil
 		case "eXIf", "tEXt", "zTXt", "iTXt":
-			if err := e.edit(off+4, 4+length+4, func(c []byte) error { return cleanPNGChunk(c) }); err != nil {
+			if err := e.edit(off+4, 4+length+4, func(c []byte) error { return cleanPNGChunk(c, &inflated) }); err != nil {
 				return err
 			}
 		}
@@ -61,8 +62,9 @@ func planPNG(ctx context.Context, e *editor) error {
 }
 
 // cleanPNGChunk cleans one chunk given as type, data and CRC, and renews
-// the CRC when the data changed.
-func cleanPNGChunk(c []byte) error {
+// the CRC when the data changed. inflated counts the bytes that the file's
+// compressed chunks inflated to so far.
+func cleanPNGChunk(c []byte, inflated *int64) error {
 	typ, data := string(c[:4]), c[4:len(c)-4]
 	old := append([]byte(nil), data...)
 	switch typ {
@@ -71,7 +73,7 @@ func cleanPNGChunk(c []byte) error {
 			return err
 		}
 	default:
-		neutral, err := cleanPNGText(typ, data)
+		neutral, err := cleanPNGText(typ, data, inflated)
 		if err != nil {
 			return err
 		}
@@ -90,7 +92,7 @@ func cleanPNGChunk(c []byte) error {
 // in place. For text that is compressed, or a "Raw profile type" text
 // holding hex-encoded EXIF or XMP (as written by ImageMagick), it reports
 // whether the chunk carries location data and must be neutralised whole.
-func cleanPNGText(typ string, data []byte) (neutral bool, err error) {
+func cleanPNGText(typ string, data []byte, inflated *int64) (neutral bool, err error) {
 	k := bytes.IndexByte(data, 0)
 	if k < 0 {
 		return false, scrubXMP(data) // no keyword: not valid, but scrub what is there
@@ -120,7 +122,7 @@ func cleanPNGText(typ string, data []byte) (neutral bool, err error) {
 		text = rest
 	}
 	if compressed {
-		plain, err := inflate(text)
+		plain, err := inflate(text, inflated)
 		if err != nil {
 			return false, err
 		}
@@ -170,18 +172,23 @@ func decodeRawProfile(t []byte) []byte {
 	return out
 }
 
-// inflate decompresses zlib data up to maxBlock bytes.
-func inflate(z []byte) ([]byte, error) {
+// inflate decompresses zlib data, adding what it inflates to *inflated,
+// which may not pass maxBlock: one chunk or many, a file's compressed text
+// costs at most maxBlock bytes of inflating (a 1.6 MB file of zTXt chunks
+// could otherwise inflate each to maxBlock, gigabytes in all).
+func inflate(z []byte, inflated *int64) ([]byte, error) {
 	r, err := zlib.NewReader(bytes.NewReader(z))
 	if err != nil {
 		return nil, malformed("png: compressed text: %v", err)
 	}
-	out, err := io.ReadAll(io.LimitReader(r, maxBlock+1))
+	left := maxBlock - *inflated
+	out, err := io.ReadAll(io.LimitReader(r, left+1))
+	*inflated += int64(len(out))
 	if err != nil {
 		return nil, malformed("png: compressed text: %v", err)
 	}
-	if len(out) > maxBlock {
-		return nil, malformed("png: compressed text over %d bytes", maxBlock)
+	if int64(len(out)) > left {
+		return nil, malformed("png: compressed text over %d bytes in all", maxBlock)
 	}
 	return out, nil
 }

@@ -3,12 +3,16 @@ package gpsstrip
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 )
 
 // pngChunks splits a PNG into chunks, checking every CRC.
@@ -137,6 +141,47 @@ func TestStripPNGMalformed(t *testing.T) {
 			if changed || !bytes.Equal(out, tt.in) {
 				t.Errorf("file changed on error")
 			}
+		})
+	}
+}
+
+// An inflate bomb: 100 zTXt chunks, each 16 KB of zlib data inflating to
+// 16 MiB (1.6 MB in all, 1.6 GB inflated), the file that once took 24 s.
+// Inflating is bounded per file, so the strip refuses it after the first
+// chunk's worth; one chunk of that size inflating past the bound alone is
+// refused too.
+func TestStripPNGInflateBomb(t *testing.T) {
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(make([]byte, 16<<20))
+	zw.Close()
+	ztxt := pngChunk("zTXt", append([]byte("Comment\x00\x00"), z.Bytes()...))
+	var many [][]byte
+	for range 100 {
+		many = append(many, ztxt)
+	}
+	var big bytes.Buffer
+	zw = zlib.NewWriter(&big)
+	zw.Write(make([]byte, 17<<20))
+	zw.Close()
+	for _, tt := range []struct {
+		name   string
+		chunks [][]byte
+	}{
+		{"many chunks", many},
+		{"one chunk over the bound", [][]byte{pngChunk("zTXt", append([]byte("Comment\x00\x00"), big.Bytes()...))}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "bomb.png")
+			if err := os.WriteFile(p, pngWith(t, tt.chunks, nil), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			_, err := Strip(context.Background(), p, "image/png")
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Strip = %v, want ErrMalformed", err)
+			}
+			t.Logf("refused in %v", time.Since(start))
 		})
 	}
 }

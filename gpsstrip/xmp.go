@@ -5,8 +5,21 @@ import (
 )
 
 // locationWords mark an XMP property as location data when its local name
-// contains one of them, in any case.
+// contains one of them, in any case: exif:GPS*, the IPTC Extension's
+// GPSLatitude/GPSLongitude/GPSAltitude inside LocationCreated and
+// LocationShown, drones' and apps' own Latitude/Longitude/Altitude.
 var locationWords = [][]byte{[]byte("gps"), []byte("latitude"), []byte("longitude"), []byte("altitude")}
+
+// locationNames mark an XMP property as location data when its local name
+// is one of them, in any case: the W3C Basic Geo vocabulary (geo:lat,
+// geo:long, geo:alt, and geo:lat_long), which some tools write into XMP.
+// Place names (photoshop:City, State, Country, Iptc4xmpCore:Location) are
+// kept: a person typed them, as they would a caption, while coordinates
+// are written by the camera without asking.
+var locationNames = [][]byte{[]byte("lat"), []byte("long"), []byte("lon"), []byte("alt"), []byte("lat_long")}
+
+// quickWords is what scrubXMP looks for before it parses anything.
+var quickWords = append(append([][]byte{}, locationWords...), []byte("lat"), []byte("lon"), []byte("alt"))
 
 // residualWords must not survive scrubbing; if they do, the XML was too
 // broken to find their extent and the block is refused.
@@ -23,7 +36,7 @@ var residualWords = [][]byte{[]byte("gpslatitude"), []byte("gpslongitude")}
 // so scrubbing repeats until a pass blanks nothing; markup that still
 // changes after maxScrubPasses is refused.
 func scrubXMP(b []byte) error {
-	if !containsAnyFold(b, locationWords) {
+	if !containsAnyFold(b, quickWords) {
 		return nil
 	}
 	for pass := 1; ; pass++ {
@@ -216,7 +229,15 @@ func isLocationName(qname []byte) bool {
 	if k := bytes.LastIndexByte(qname, ':'); k >= 0 {
 		local = qname[k+1:]
 	}
-	return containsAnyFold(local, locationWords)
+	if containsAnyFold(local, locationWords) {
+		return true
+	}
+	for _, n := range locationNames {
+		if bytes.EqualFold(local, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // isNamespaceDecl reports xmlns and xmlns:prefix attributes, which must

@@ -71,14 +71,6 @@ func Converted(mimeType string) bool {
 	return ok
 }
 
-// FindMarkup returns the first markup tag (such as "html" or "script")
-// in b, or "" when there is none: the check every upload's head passes,
-// for other packages to run on what they write or copy (metadata blocks
-// carried into converted images, thumbnails, posters).
-func FindMarkup(b []byte) string {
-	return findMarkup(b)
-}
-
 // ExtFor returns the extension (without dot) under which content of the
 // given supported MIME type is stored.
 func ExtFor(mimeType string) (string, bool) {
@@ -246,10 +238,11 @@ var markupTags = []string{
 	"?xml-stylesheet", "cross-domain-policy", "xsl:stylesheet", "?php",
 }
 
-// findMarkup returns the first markup tag in b (case-insensitive, followed
+// FindMarkup returns the first markup tag in b (case-insensitive, followed
 // by whitespace, '/', '>' or the end of b), or "". XMP packets in images
-// (<?xpacket, <x:xmpmeta, <rdf:RDF) do not match.
-func findMarkup(b []byte) string {
+// (<?xpacket, <x:xmpmeta, <rdf:RDF) do not match. The spool runs it on a
+// file's head; package thumbs on every metadata block it reads or writes.
+func FindMarkup(b []byte) string {
 	for i := 0; i < len(b); i++ {
 		if b[i] != '<' {
 			continue

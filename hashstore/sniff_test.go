@@ -219,8 +219,8 @@ func TestFindMarkup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got, want := findMarkup([]byte(tt.in)), tt.want; got != want {
-				t.Errorf("findMarkup(%q) = %q, want %q", tt.in, got, want)
+			if got, want := FindMarkup([]byte(tt.in)), tt.want; got != want {
+				t.Errorf("FindMarkup(%q) = %q, want %q", tt.in, got, want)
 			}
 		})
 	}
@@ -236,7 +236,7 @@ func TestFindMarkupRandomData(t *testing.T) {
 		for i := range buf {
 			buf[i] = byte(r.Uint32())
 		}
-		if findMarkup(buf) != "" {
+		if FindMarkup(buf) != "" {
 			hits++
 		}
 	}

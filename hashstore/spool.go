@@ -125,7 +125,7 @@ func (s *Store) check(head []byte) (typ, ext string, err error) {
 	if !ok || !s.allowed[typ] {
 		return "", "", &TypeError{Type: typ}
 	}
-	if tag := findMarkup(head); tag != "" {
+	if tag := FindMarkup(head); tag != "" {
 		return "", "", &TypeError{Type: typ, Reason: "contains markup (<" + tag + ")"}
 	}
 	return typ, ext, nil

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/disintegration/imaging"
-
-	fastjpeg "spano/thumbs/internal/jpeg"
 )
 
 // benchPhoto lets bench/thumbs/run.sh hand the Go benchmark the very file
@@ -117,8 +115,9 @@ func timed(b *testing.B, f func()) {
 // candidate reports its time and its PSNR against that reference (higher
 // is closer; above ~40 dB differences are invisible).
 //
-//   - decode/denom=N: the decode shrunk by N while decoding.
-//   - first/denom=N/FILTER: from that, FILTER to 1280 px.
+//   - decode: the standard library's decode alone.
+//   - shrink/d=N: the decoded planes box-shrunk by N (shrink).
+//   - first/d=N/FILTER: from that, FILTER to 1280 px.
 //   - cascade/FILTER: 1280 → 640 → 320 from the chosen first step.
 func BenchmarkFilters(b *testing.B) {
 	data := photoJPEG(b)
@@ -140,31 +139,27 @@ func BenchmarkFilters(b *testing.B) {
 		{"CatmullRom", imaging.CatmullRom},
 		{"Lanczos", imaging.Lanczos},
 	}
-	for _, denom := range []int{1, 2} {
-		src, err := fastjpeg.DecodeScaled(bytes.NewReader(data), denom)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(fmt.Sprintf("decode/denom=%d", denom), func(b *testing.B) {
-			timed(b, func() {
-				if _, err := fastjpeg.DecodeScaled(bytes.NewReader(data), denom); err != nil {
-					b.Fatal(err)
-				}
-			})
+	b.Run("decode", func(b *testing.B) {
+		timed(b, func() {
+			if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
+				b.Fatal(err)
+			}
 		})
+	})
+	for _, d := range []int{1, 2, 3} {
+		b.Run(fmt.Sprintf("shrink/d=%d", d), func(b *testing.B) {
+			timed(b, func() { shrink(full, d) })
+		})
+		src := shrink(full, d)
 		for _, f := range filters {
-			b.Run(fmt.Sprintf("first/denom=%d/%s", denom, f.name), func(b *testing.B) {
+			b.Run(fmt.Sprintf("first/d=%d/%s", d, f.name), func(b *testing.B) {
 				var out image.Image
 				timed(b, func() { out = resizeOpaque(src, 1280, 960, f.f) })
 				b.ReportMetric(psnr(imaging.Clone(out), ref[1280]), "dB")
 			})
 		}
 	}
-	src, err := fastjpeg.DecodeScaled(bytes.NewReader(data), 2)
-	if err != nil {
-		b.Fatal(err)
-	}
-	first := resizeOpaque(src, 1280, 960, firstFilter)
+	first := resizeOpaque(shrink(full, shrinkFactor(4000, 3000, 1280, 960)), 1280, 960, firstFilter)
 	for _, f := range filters {
 		b.Run("cascade/"+f.name, func(b *testing.B) {
 			var w640, w320 image.Image

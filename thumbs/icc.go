@@ -1,18 +1,18 @@
 package thumbs
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"io"
-	"os"
 )
 
 // A phone photo is often in Display P3. Its colour profile travels in
 // APP2 "ICC_PROFILE" segments; a thumbnail without it is shown as sRGB,
 // duller than the original beside it. JPEG thumbnails carry the source's
-// profile. (PNG thumbnails are made from PNG, GIF and WebP sources, whose
-// profiles are rarer; they are left as they are.)
+// profile, but only after the markup check has passed on it: a profile
+// is opaque bytes, and one that begins "<html><script>" would turn every
+// thumbnail into a polyglot. (PNG, WebP and AVIF thumbnails carry no
+// profile; the profiles of PNG, GIF and WebP sources are rarer.)
 
 var iccMarker = []byte("ICC_PROFILE\x00")
 
@@ -20,46 +20,32 @@ var iccMarker = []byte("ICC_PROFILE\x00")
 // KiB, a few hundred at most.
 const maxICC = 1 << 20
 
-// jpegICC returns the ICC profile of the JPEG at path, reassembled from its
-// APP2 chunks in sequence order, or nil when it has none or its chunks are
-// inconsistent.
-func jpegICC(path string) []byte {
-	f, err := os.Open(path)
-	if err != nil {
+// assembleICC reassembles an ICC profile from the payloads of a JPEG's
+// APP2 ICC_PROFILE segments (each after the identifier: sequence number,
+// count, data), or returns nil when there are none or they are
+// inconsistent: missing, repeated or out-of-range chunks, or over maxICC.
+func assembleICC(segs [][]byte) []byte {
+	if len(segs) == 0 || len(segs[0]) < 2 {
 		return nil
 	}
-	defer f.Close()
-	var chunks [][]byte
-	total, count, ok := 0, 0, true
-	jpegSegments(bufio.NewReader(f), 0xe2, func(seg []byte) bool {
-		rest, found := bytes.CutPrefix(seg, iccMarker)
-		if !found {
-			return true
+	count := int(segs[0][1])
+	if count == 0 || len(segs) != count {
+		return nil
+	}
+	chunks := make([][]byte, count)
+	total := 0
+	for _, s := range segs {
+		if len(s) < 2 || int(s[1]) != count || s[0] == 0 || int(s[0]) > count || chunks[s[0]-1] != nil {
+			return nil
 		}
-		if len(rest) < 2 || rest[0] == 0 || rest[1] == 0 || (count != 0 && int(rest[1]) != count) || rest[0] > rest[1] {
-			ok = false
-			return false
-		}
-		if count == 0 {
-			count = int(rest[1])
-			chunks = make([][]byte, count)
-		}
-		if chunks[rest[0]-1] != nil {
-			ok = false
-			return false
-		}
-		chunks[rest[0]-1] = rest[2:]
-		total += len(rest) - 2
-		return total <= maxICC
-	})
-	if !ok || count == 0 || total > maxICC {
+		chunks[s[0]-1] = s[2:]
+		total += len(s) - 2
+	}
+	if total > maxICC {
 		return nil
 	}
 	profile := make([]byte, 0, total)
 	for _, c := range chunks {
-		if c == nil {
-			return nil
-		}
 		profile = append(profile, c...)
 	}
 	return profile

@@ -59,7 +59,7 @@ func TestThumbnailsKeepICCProfile(t *testing.T) {
 				t.Fatal(err)
 			}
 			thumb := img.Thumbnails[0].Path
-			if got := jpegICC(thumb); !bytes.Equal(got, tt.want) {
+			if got := iccOf(t, thumb); !bytes.Equal(got, tt.want) {
 				t.Errorf("thumbnail profile: %d bytes, want %d", len(got), len(tt.want))
 			}
 			b, _ := os.ReadFile(thumb)
@@ -68,4 +68,20 @@ func TestThumbnailsKeepICCProfile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// iccOf reads the ICC profile of the JPEG at path with the package's own
+// walk.
+func iccOf(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := walkJPEG(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return assembleICC(info.icc)
 }

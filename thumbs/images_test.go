@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"spano/internal/testphoto"
 	"testing"
+
+	"github.com/gen2brain/webp"
 )
 
 // Test images are made here, in the test, so that what each one holds is
@@ -42,7 +44,7 @@ func markedImage(w, h int) *image.RGBA {
 }
 
 // jpegBytes encodes img; with o > 0 it carries an EXIF orientation o.
-func jpegBytes(t *testing.T, img image.Image, o int) []byte {
+func jpegBytes(t testing.TB, img image.Image, o int) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 95}); err != nil {
@@ -54,7 +56,7 @@ func jpegBytes(t *testing.T, img image.Image, o int) []byte {
 	return testphoto.WithSegment(b.Bytes(), 0xe1, testphoto.EXIFOrientation(o, binary.BigEndian))
 }
 
-func pngBytes(t *testing.T, img image.Image) []byte {
+func pngBytes(t testing.TB, img image.Image) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := png.Encode(&b, img); err != nil {
@@ -64,7 +66,7 @@ func pngBytes(t *testing.T, img image.Image) []byte {
 }
 
 // animatedGIF has a red first frame and a grey second one.
-func animatedGIF(t *testing.T, w, h int) []byte {
+func animatedGIF(t testing.TB, w, h int) []byte {
 	t.Helper()
 	frame := func(c color.Color) *image.Paletted {
 		p := image.NewPaletted(image.Rect(0, 0, w, h), palette.Plan9)
@@ -141,4 +143,30 @@ func redCorner(img image.Image) string {
 		}
 	}
 	return found
+}
+
+// webpBytes encodes img as WebP with gen2brain/webp (libwebp in WASM, or
+// the system's libwebp): lossy at quality 90, or lossless.
+func webpBytes(t testing.TB, img image.Image, lossless bool) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := webp.Encode(&buf, img, webp.Options{Quality: 90, Lossless: lossless}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// alphaImage is a blue image whose left half is fully transparent.
+func alphaImage(w, h int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			a := uint8(255)
+			if x < w/2 {
+				a = 0
+			}
+			img.SetNRGBA(x, y, color.NRGBA{0, 0, 200, a})
+		}
+	}
+	return img
 }

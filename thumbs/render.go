@@ -14,33 +14,46 @@ import (
 	"sync"
 
 	"github.com/disintegration/imaging"
+	"github.com/gen2brain/avif"
+	"github.com/gen2brain/webp"
 )
 
 // Filters chosen by BenchmarkFilters (bench_test.go), which scores each
 // against a float Lanczos-3 resize of the full-size decode, on the 12 MP
-// test photo (2 cores, numbers in the benchmark's report):
+// test photo (PSNR of the 4:2:0 result; CPU per op, 2 shared cores):
 //
-//   - firstFilter takes the load-shrunk image (2000×1500) to 1280 px:
-//     CatmullRom 46.8 dB in 43 ms, Lanczos 46.8 dB in 56 ms, Linear 45.0,
-//     Box 40.5. Decoding at full size instead would add ~3.5 dB (invisible
-//     above 40) for ~190 ms more.
-//   - cascadeFilter takes 1280 → 640 → 320: Lanczos 49.0/49.5 dB in 44 ms,
-//     CatmullRom 46.3/41.1 dB in 29 ms, Box 42.0/39.4 dB in 12 ms. The
-//     320 px thumbnail is the most viewed, so the 15 ms buy Lanczos. (The
-//     reference favours Lanczos-like kernels, which is why first-step
-//     scores, where the two tie, were the fairer test of CatmullRom.)
+//   - firstFilter takes the box-shrunk decode to 1280 px. Shrinking by 3
+//     (to 1334×1000) and CatmullRom: 37.4 dB for 33 + 39 ms; by 2 (to
+//     2000×1500, libvips' choice): 41.6 dB for 64 + 69 ms. The 4 dB buy
+//     back half the time after the decode, and 37 dB shows no aliasing on
+//     the photo's fine texture at 1280 px; Lanczos scores no higher.
+//   - cascadeFilter takes 1280 → 640 → 320: CatmullRom 35.7/36.5 dB in
+//     31 ms, Lanczos 35.8/37.0 in 48 ms, Box 35.5/35.8 in 10 ms.
 var (
 	firstFilter   = imaging.CatmullRom
-	cascadeFilter = imaging.Lanczos
+	cascadeFilter = imaging.CatmullRom
 )
 
-// step is one thumbnail to make, in displayed pixels.
+// The thumbnail formats of Options.Formats.
+const (
+	// FormatSame is JPEG for opaque photos (JPEG, AVIF, lossy WebP
+	// without alpha), PNG for images with alpha or lossless ones (PNG,
+	// GIF, lossless WebP, an AVIF with transparent pixels).
+	FormatSame = "same"
+	// FormatWebP is lossy WebP at Options.Quality (with alpha where the
+	// source has it).
+	FormatWebP = "webp"
+	// FormatAVIF is AVIF at avif.DefaultQuality and the fastest speed.
+	FormatAVIF = "avif"
+)
+
+// step is one thumbnail size to make, in displayed pixels.
 type step struct {
 	width, height int
 }
 
-// plan lists the thumbnails for an image, largest first: every configured
-// width below the displayed width, each at least 1 px high.
+// plan lists the thumbnail sizes for an image, largest first: every
+// configured width below the displayed width, each at least 1 px high.
 func (m *Maker) plan(h header) []step {
 	d := h.displayed()
 	var steps []step
@@ -54,44 +67,27 @@ func (m *Maker) plan(h header) []step {
 	return steps
 }
 
-// loadDenom picks how much the decoder may shrink while decoding (JPEG
-// only): the largest of 1, 2, 4, 8 that keeps the decoded image at least as
-// large as the largest thumbnail in both directions, as libvips'
-// shrink-on-load does.
-func loadDenom(storedW, storedH int, first step, transposed bool) int {
-	tw, th := first.width, first.height
-	if transposed {
-		tw, th = th, tw
-	}
-	denom := 1
-	for _, d := range []int{2, 4, 8} {
-		if (storedW+d-1)/d >= tw && (storedH+d-1)/d >= th {
-			denom = d
-		}
-	}
-	return denom
-}
-
 // render decodes once and cascades the resizes, largest first, each from
 // the previous result. Resizing happens in stored orientation and only
-// the small results are turned, and each thumbnail is encoded on its own
-// goroutine while the next one is resized.
+// the small results are turned; each thumbnail is encoded, in every
+// format, on its own goroutine while the next size is resized.
 func (m *Maker) render(ctx context.Context, path string, h header, plan []step) ([]Thumbnail, error) {
 	tr := Transposes(h.orientation)
-	var icc []byte
-	if h.format.jpegOut {
-		icc = jpegICC(path)
+	tw, th := plan[0].width, plan[0].height
+	if tr {
+		tw, th = th, tw
 	}
-	src, err := decode(path, h.format, loadDenom(h.width, h.height, plan[0], tr))
+	src, err := decode(ctx, path, h.format, shrinkFactor(h.width, h.height, tw, th))
 	if err != nil {
 		return nil, err
 	}
-
-	out := make([]Thumbnail, len(plan))
-	errs := make([]error, len(plan))
+	if o, ok := src.(interface{ Opaque() bool }); h.photo && h.format.name == "avif" && ok && !o.Opaque() {
+		h.photo = false // an AVIF with transparency: PNG, not JPEG
+	}
+	out := make([]Thumbnail, len(plan)*len(m.formats))
+	errs := make([]error, len(out))
 	var wg sync.WaitGroup
-	prev := src
-	filter := firstFilter
+	prev, filter := src, firstFilter
 	for i, s := range plan {
 		if err := ctx.Err(); err != nil {
 			errs[i] = err
@@ -102,67 +98,86 @@ func (m *Maker) render(ctx context.Context, path string, h header, plan []step) 
 			w, ht = ht, w
 		}
 		var small image.Image
-		if h.format.jpegOut {
+		if h.photo {
 			small = resizeOpaque(prev, w, ht, filter)
 		} else {
 			small = imaging.Resize(prev, w, ht, filter)
 		}
 		prev, filter = small, cascadeFilter
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i], errs[i] = m.write(orient(small, h.orientation), h.format.jpegOut, icc)
-		}()
+		turned := orient(small, h.orientation)
+		for j, f := range m.formats {
+			k := i*len(m.formats) + j
+			wg.Go(func() { out[k], errs[k] = m.write(turned, f, h) })
+		}
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		for _, t := range out {
-			if t.Path != "" {
-				os.Remove(t.Path)
-			}
-		}
+		removeAll(out)
 		return nil, fmt.Errorf("thumbnail %s: %w", path, err)
 	}
-	slices.Reverse(out)
+	slices.SortStableFunc(out, func(a, b Thumbnail) int { return a.Width - b.Width })
 	return out, nil
 }
 
-// write encodes img to a new file in the temp dir; a JPEG carries the
-// source's colour profile icc (nil for none).
-func (m *Maker) write(img image.Image, asJPEG bool, icc []byte) (Thumbnail, error) {
-	b := img.Bounds()
-	t := Thumbnail{Size: Size{Width: b.Dx(), Height: b.Dy()}, Ext: "png", Type: "image/png"}
-	if asJPEG {
-		t.Ext, t.Type = "jpg", "image/jpeg"
+func removeAll(ts []Thumbnail) {
+	for _, t := range ts {
+		if t.Path != "" {
+			os.Remove(t.Path)
+		}
 	}
-	f, err := os.CreateTemp(m.tempDir, fmt.Sprintf("thumb-*-%dw.%s", t.Width, t.Ext))
+}
+
+// write encodes img in format f to a new file in the temp dir, after the
+// markup check on the encoded bytes. A JPEG carries the source's colour
+// profile.
+func (m *Maker) write(img image.Image, f string, h header) (Thumbnail, error) {
+	b := img.Bounds()
+	t := Thumbnail{Size: Size{Width: b.Dx(), Height: b.Dy()}}
+	var buf bytes.Buffer
+	var err error
+	switch {
+	case f == FormatWebP:
+		t.Ext, t.Type = "webp", "image/webp"
+		err = webp.Encode(&buf, img, webp.Options{Quality: m.quality, Method: webp.DefaultMethod})
+	case f == FormatAVIF:
+		t.Ext, t.Type = "avif", "image/avif"
+		err = avif.Encode(&buf, img, avif.Options{Quality: avif.DefaultQuality, QualityAlpha: avif.DefaultQuality, Speed: 10})
+	case h.photo:
+		t.Ext, t.Type = "jpg", "image/jpeg"
+		var jpg bytes.Buffer
+		if err = jpeg.Encode(&jpg, opaqueRGBA(img), &jpeg.Options{Quality: m.quality}); err == nil {
+			err = withICC(&buf, jpg.Bytes(), h.icc)
+		}
+	default:
+		t.Ext, t.Type = "png", "image/png"
+		err = png.Encode(&buf, img)
+	}
+	if err != nil {
+		return Thumbnail{}, fmt.Errorf("encode %s: %w", t.Ext, err)
+	}
+	if err := checkMarkup("thumbnail", buf.Bytes()); err != nil {
+		return Thumbnail{}, err
+	}
+	file, err := os.CreateTemp(m.tempDir, fmt.Sprintf("thumb-*-%dw.%s", t.Width, t.Ext))
 	if err != nil {
 		return Thumbnail{}, fmt.Errorf("create: %w", err)
 	}
-	if asJPEG {
-		var buf bytes.Buffer
-		if err = jpeg.Encode(&buf, opaqueRGBA(img), &jpeg.Options{Quality: m.quality}); err == nil {
-			err = withICC(f, buf.Bytes(), icc)
-		}
-	} else {
-		err = png.Encode(f, img)
-	}
-	if cerr := f.Close(); err == nil {
+	_, err = file.Write(buf.Bytes())
+	if cerr := file.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(f.Name())
-		return Thumbnail{}, fmt.Errorf("encode %s: %w", f.Name(), err)
+		os.Remove(file.Name())
+		return Thumbnail{}, fmt.Errorf("write %s: %w", file.Name(), err)
 	}
-	t.Path = f.Name()
+	t.Path = file.Name()
 	return t, nil
 }
 
-// opaqueRGBA presents an NRGBA image from a JPEG source (a turned
+// opaqueRGBA presents an NRGBA image from an opaque source (a turned
 // thumbnail) as RGBA, which the JPEG encoder reads on its fast path instead
 // of pixel by pixel through At. The two layouts are the same when every
-// pixel is opaque, as a JPEG source's always are. YCbCr and grey images
-// are already on fast paths.
+// pixel is opaque. YCbCr and grey images are already on fast paths.
 func opaqueRGBA(img image.Image) image.Image {
 	n, ok := img.(*image.NRGBA)
 	if !ok {

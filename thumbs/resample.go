@@ -14,9 +14,9 @@ import (
 // JPEG), rewritten for speed the way Pillow and libvips do it: weights in
 // 14-bit fixed point, no alpha weighting, rows walked in memory order in
 // both passes, and a YCbCr source resampled plane by plane (chroma at its
-// own resolution), which halves the work for 4:2:0. A YCbCr source gives
-// a 4:4:4 YCbCr result, which the next cascade step resamples the same way
-// and the JPEG encoder takes without any colour conversion; a grey source
+// own resolution and kept there: a 4:2:0 source gives a 4:2:0 result,
+// which the next cascade step resamples the same way and the JPEG encoder
+// (which writes 4:2:0) takes without any colour conversion; a grey source
 // gives grey; anything else NRGBA. Results stay within a few levels of
 // imaging.Resize (TestResizeOpaqueMatchesImaging).
 func resizeOpaque(src image.Image, w, h int, filter imaging.ResampleFilter) image.Image {
@@ -25,15 +25,13 @@ func resizeOpaque(src image.Image, w, h int, filter imaging.ResampleFilter) imag
 	case *image.YCbCr:
 		cb := s.COffset(b.Min.X, b.Min.Y)
 		cw, ch := chromaSize(s)
-		return &image.YCbCr{
-			Y:              resizePlane(s.Y[s.YOffset(b.Min.X, b.Min.Y):], s.YStride, b.Dx(), b.Dy(), w, h, filter),
-			Cb:             resizePlane(s.Cb[cb:], s.CStride, cw, ch, w, h, filter),
-			Cr:             resizePlane(s.Cr[cb:], s.CStride, cw, ch, w, h, filter),
-			YStride:        w,
-			CStride:        w,
-			SubsampleRatio: image.YCbCrSubsampleRatio444,
-			Rect:           image.Rect(0, 0, w, h),
-		}
+		dst := &image.YCbCr{SubsampleRatio: s.SubsampleRatio, Rect: image.Rect(0, 0, w, h), YStride: w}
+		dcw, dch := chromaSize(dst)
+		dst.CStride = dcw
+		dst.Y = resizePlane(s.Y[s.YOffset(b.Min.X, b.Min.Y):], s.YStride, b.Dx(), b.Dy(), w, h, filter)
+		dst.Cb = resizePlane(s.Cb[cb:], s.CStride, cw, ch, dcw, dch, filter)
+		dst.Cr = resizePlane(s.Cr[cb:], s.CStride, cw, ch, dcw, dch, filter)
+		return dst
 	case *image.Gray:
 		g := resizePlane(s.Pix[s.PixOffset(b.Min.X, b.Min.Y):], s.Stride, b.Dx(), b.Dy(), w, h, filter)
 		return &image.Gray{Pix: g, Stride: w, Rect: image.Rect(0, 0, w, h)}
@@ -87,23 +85,12 @@ func chromaSize(s *image.YCbCr) (int, int) {
 // resizePlane resamples one 8-bit plane of sw×sh (rows stride apart) to
 // w×h, returned packed.
 func resizePlane(src []uint8, stride, sw, sh, w, h int, filter imaging.ResampleFilter) []uint8 {
-	hw := weights(w, sw, filter)
+	hw := uniform(weights(w, sw, filter), sw)
 	vw := weights(h, sh, filter)
 	tmp := make([]uint8, sh*w)
 	parallelRows(sh, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
-			row := src[y*stride : y*stride+sw]
-			out := tmp[y*w : y*w+w]
-			for x, wt := range hw {
-				coef := wt.coef
-				p := row[wt.start : wt.start+len(coef)]
-				p = p[:len(coef)] // lets the compiler drop bounds checks below
-				var sum int32
-				for k, c := range coef {
-					sum += int32(p[k]) * c
-				}
-				out[x] = clampFixed(sum)
-			}
+			horizontal(tmp[y*w:y*w+w], src[y*stride:y*stride+sw], hw)
 		}
 	})
 	dst := make([]uint8, w*h)
@@ -126,6 +113,51 @@ func resizePlane(src []uint8, stride, sw, sh, w, h int, filter imaging.ResampleF
 		}
 	})
 	return dst
+}
+
+// flatSpans are spans of one length n, their coefficients end to end:
+// the horizontal pass then runs a loop of a fixed trip count, which the
+// branch predictor learns, unrolled by four (2.3 → ~1 ns a tap).
+type flatSpans struct {
+	n      int
+	starts []int
+	coef   []int32
+}
+
+// uniform pads every span with zero weights to the longest one's length,
+// keeping each inside [0, sw).
+func uniform(spans []span, sw int) flatSpans {
+	n := 0
+	for _, s := range spans {
+		n = max(n, len(s.coef))
+	}
+	n = min(n, sw)
+	f := flatSpans{n: n, starts: make([]int, len(spans)), coef: make([]int32, len(spans)*n)}
+	for i, s := range spans {
+		start := min(s.start, sw-n)
+		f.starts[i] = start
+		copy(f.coef[i*n+s.start-start:], s.coef)
+	}
+	return f
+}
+
+// horizontal resamples one row.
+func horizontal(out, row []uint8, f flatSpans) {
+	n := f.n
+	for x := range out {
+		p := row[f.starts[x] : f.starts[x]+n]
+		c := f.coef[x*n : x*n+n]
+		c = c[:len(p)]
+		var sum int32
+		k := 0
+		for ; k+4 <= len(p); k += 4 {
+			sum += int32(p[k])*c[k] + int32(p[k+1])*c[k+1] + int32(p[k+2])*c[k+2] + int32(p[k+3])*c[k+3]
+		}
+		for ; k < len(p); k++ {
+			sum += int32(p[k]) * c[k]
+		}
+		out[x] = clampFixed(sum)
+	}
 }
 
 const fixedBits = 14

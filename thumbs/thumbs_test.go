@@ -38,7 +38,7 @@ func decodeThumb(t *testing.T, th Thumbnail) image.Image {
 	if err != nil {
 		t.Fatalf("decode %s: %v", th.Path, err)
 	}
-	wantFormat := map[string]string{"image/jpeg": "jpeg", "image/png": "png"}[th.Type]
+	wantFormat := map[string]string{"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp", "image/avif": "avif"}[th.Type]
 	if format != wantFormat {
 		t.Errorf("%s holds %s, Type says %s", th.Path, format, th.Type)
 	}
@@ -128,14 +128,8 @@ func TestMakeOrientation(t *testing.T) {
 }
 
 func TestMakeFormats(t *testing.T) {
-	webpLossy, err := os.ReadFile("testdata/blue-purple-pink.lossy.webp") // 150×100
-	if err != nil {
-		t.Fatal(err)
-	}
-	webpAlpha, err := os.ReadFile("testdata/gopher-doc.with-alpha.lossless.webp") // 75×100
-	if err != nil {
-		t.Fatal(err)
-	}
+	webpLossy := webpBytes(t, markedImage(150, 100), false)
+	webpAlpha := webpBytes(t, alphaImage(75, 100), true)
 	tests := []struct {
 		name       string
 		mimeType   string
@@ -150,8 +144,10 @@ func TestMakeFormats(t *testing.T) {
 		// The first frame is all red, the second all grey: red everywhere
 		// ("several" corners) shows the first frame was used.
 		{"animated gif first frame", "image/gif", animatedGIF(t, 400, 200), []int{100}, Size{400, 200}, []Size{{100, 50}}, "image/png", "several"},
-		{"webp lossy", "image/webp", webpLossy, []int{50, 100}, Size{150, 100}, []Size{{50, 33}, {100, 67}}, "image/png", ""},
+		{"webp lossy", "image/webp", webpLossy, []int{50, 100}, Size{150, 100}, []Size{{50, 33}, {100, 67}}, "image/jpeg", "top-left"},
 		{"webp with alpha", "image/webp", webpAlpha, []int{30}, Size{75, 100}, []Size{{30, 40}}, "image/png", ""},
+		{"lossy webp with alpha", "image/webp", webpBytes(t, alphaImage(75, 100), false), []int{30}, Size{75, 100}, []Size{{30, 40}}, "image/png", ""},
+		{"avif with alpha", "image/avif", avifBytes(t, alphaImage(80, 40)), []int{40}, Size{80, 40}, []Size{{40, 20}}, "image/png", ""},
 		{"tiny image smaller than every width", "image/png", pngBytes(t, markedImage(10, 10)), []int{320, 640}, Size{10, 10}, nil, "", ""},
 		{"same width as image", "image/jpeg", jpegBytes(t, markedImage(320, 200), 0), []int{320}, Size{320, 200}, nil, "", ""},
 		{"no widths configured", "image/jpeg", jpegBytes(t, markedImage(800, 600), 0), nil, Size{800, 600}, nil, "", ""},
@@ -219,16 +215,16 @@ func TestRefused(t *testing.T) {
 		mimeType  string
 		data      []byte
 		wantErr   error
-		probeToo  bool // Probe (header only) already refuses it
+		probeToo  bool // Probe (no decode) already refuses it
 		maxPixels int64
 	}{
-		{"truncated jpeg", "image/jpeg", good[:len(good)/2], ErrUndecodable, false, 0},
+		{"truncated jpeg", "image/jpeg", good[:len(good)/2], ErrUndecodable, true, 0},
 		{"jpeg cut inside header", "image/jpeg", good[:40], ErrUndecodable, true, 0},
 		{"garbage", "image/jpeg", bytes.Repeat([]byte("not an image "), 100), ErrUndecodable, true, 0},
 		{"png sniffed as jpeg", "image/jpeg", pngBytes(t, markedImage(800, 600)), ErrUndecodable, true, 0},
 		{"empty file", "image/png", nil, ErrUndecodable, true, 0},
-		{"truncated png", "image/png", pngBytes(t, markedImage(800, 600))[:300], ErrUndecodable, false, 0},
-		{"truncated gif", "image/gif", animatedGIF(t, 400, 200)[:100], ErrUndecodable, false, 0},
+		{"truncated png", "image/png", pngBytes(t, markedImage(800, 600))[:300], ErrUndecodable, true, 0},
+		{"truncated gif", "image/gif", animatedGIF(t, 400, 200)[:100], ErrUndecodable, true, 0},
 		{"png header claiming 100000x100000", "image/png", pngHeaderOnly(100_000, 100_000), ErrTooManyPixels, true, 0},
 		{"png header claiming 65536x65536 (2^32 pixels, overflows 32 bits)", "image/png", pngHeaderOnly(1<<16, 1<<16), ErrTooManyPixels, true, 0},
 		{"one pixel over the limit", "image/jpeg", good, ErrTooManyPixels, true, 800*600 - 1},
@@ -303,7 +299,8 @@ func TestMakeWaitsForDecodeSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := writeFile(t, "a.jpg", jpegBytes(t, markedImage(400, 300), 0))
-	if err := m.acquire(context.Background()); err != nil {
+	release, err := m.acquire(context.Background(), 1)
+	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -311,7 +308,7 @@ func TestMakeWaitsForDecodeSlot(t *testing.T) {
 	if _, err := m.Make(ctx, src, "image/jpeg"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Make with no free slot: error = %v, want deadline exceeded", err)
 	}
-	m.release()
+	release()
 	img, err := m.Make(context.Background(), src, "image/jpeg")
 	if err != nil {
 		t.Fatal(err)
@@ -476,7 +473,8 @@ func TestMakeGIFPartialFirstFrame(t *testing.T) {
 }
 
 // TestRefusedWithoutThumbnails: an image too small for any thumbnail, or
-// with thumbnails off, is still decoded, so a truncated one is refused.
+// with thumbnails off, is not decoded but still walked, so a truncated
+// one is refused.
 func TestRefusedWithoutThumbnails(t *testing.T) {
 	small := jpegBytes(t, markedImage(200, 150), 1)
 	for _, tt := range []struct {

@@ -27,13 +27,17 @@ async function once(i) {
 }
 
 const times = [];
+let cpu0;
 for (let i = -2; i < runs; i++) {
+  if (i === 0) cpu0 = process.cpuUsage();
   const t = process.hrtime.bigint();
   await once(i);
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   if (i >= 0) times.push(ms);
 }
 rmSync(out, { recursive: true, force: true });
+const cpu = process.cpuUsage(cpu0);
+process.stdout.write(`  cpu ${((cpu.user + cpu.system) / 1000 / runs).toFixed(1)} ms/run; `);
 times.sort((a, b) => a - b);
 const q = (p) => times[Math.floor(p * (times.length - 1))].toFixed(1);
 console.log(`sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}, concurrency ${sharp.concurrency()}): ` +

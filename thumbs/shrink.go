@@ -1,0 +1,139 @@
+package thumbs
+
+import (
+	"image"
+)
+
+// The standard library's JPEG decoder has no shrink-on-load (libjpeg's DCT
+// scaling, which libvips uses), so a 12 MP photo always decodes at full
+// size. shrink gives the resampler what DCT scaling would have: the planes
+// averaged over d×d boxes, which costs one read of each plane and makes
+// the filtered resample that follows d² times cheaper.
+
+// maxShrink bounds the box, so that a column of a box's sums fits 16
+// bits; beyond it (a 20000×1 strip to 320 px) the resampler does the rest.
+const maxShrink = 64
+
+// shrinkFactor is the largest integer d that keeps a w×h image shrunk by
+// d at least tw×th, as libvips' shrink-on-load picks it (but any integer,
+// not only 2, 4 or 8: 4000 px → 1280 px shrinks by 3 to 1334 px, leaving
+// the filter a 4% step).
+func shrinkFactor(w, h, tw, th int) int {
+	d := 1
+	for c := 2; c <= maxShrink && (w+c-1)/c >= tw && (h+c-1)/c >= th; c++ {
+		d = c
+	}
+	return d
+}
+
+// shrink returns img averaged over d×d boxes (the last row and column of
+// boxes may be partial). YCbCr keeps its subsampling, each plane shrunk on
+// its own; grey stays grey; other models are returned as they are (the
+// resampler reads them at full size).
+func shrink(img image.Image, d int) image.Image {
+	if d <= 1 {
+		return img
+	}
+	switch s := img.(type) {
+	case *image.YCbCr:
+		b := s.Rect
+		w, h := (b.Dx()+d-1)/d, (b.Dy()+d-1)/d
+		cw, ch := chromaSize(s)
+		co := s.COffset(b.Min.X, b.Min.Y)
+		return &image.YCbCr{
+			Y:              shrinkPlane(s.Y[s.YOffset(b.Min.X, b.Min.Y):], s.YStride, b.Dx(), b.Dy(), d),
+			Cb:             shrinkPlane(s.Cb[co:], s.CStride, cw, ch, d),
+			Cr:             shrinkPlane(s.Cr[co:], s.CStride, cw, ch, d),
+			YStride:        w,
+			CStride:        (cw + d - 1) / d,
+			SubsampleRatio: s.SubsampleRatio,
+			Rect:           image.Rect(0, 0, w, h),
+		}
+	case *image.Gray:
+		b := s.Rect
+		w, h := (b.Dx()+d-1)/d, (b.Dy()+d-1)/d
+		return &image.Gray{Pix: shrinkPlane(s.Pix[s.PixOffset(b.Min.X, b.Min.Y):], s.Stride, b.Dx(), b.Dy(), d), Stride: w, Rect: image.Rect(0, 0, w, h)}
+	}
+	return img
+}
+
+// shrinkPlane averages an 8-bit plane of sw×sh (rows stride apart) over
+// d×d boxes and returns the result packed, ceil(sw/d) × ceil(sh/d). Each
+// band of d rows is summed column by column first (a loop the compiler
+// keeps tight), then across each box's d columns.
+func shrinkPlane(src []uint8, stride, sw, sh, d int) []uint8 {
+	w, h := (sw+d-1)/d, (sh+d-1)/d
+	dst := make([]uint8, w*h)
+	parallelRows(h, func(y0, y1 int) {
+		cols := make([]uint16, sw) // d ≤ 255 rows of 255 fit
+		for y := y0; y < y1; y++ {
+			rows := min(d, sh-y*d)
+			copyRow(cols, src[y*d*stride:y*d*stride+sw])
+			for r := 1; r < rows; r++ {
+				addRow(cols, src[(y*d+r)*stride:(y*d+r)*stride+sw])
+			}
+			out := dst[y*w : y*w+w]
+			boxSums(out[:w-1], cols, d, uint64(rows*d))
+			last := cols[(w-1)*d:]
+			var s uint64
+			for _, v := range last {
+				s += uint64(v)
+			}
+			n := uint64(rows * len(last))
+			out[w-1] = uint8((s + n/2) / n)
+		}
+	})
+	return dst
+}
+
+// boxSums writes the rounded mean of each run of d column sums, n
+// samples each. The division is a multiply by r = ⌈2⁴⁰/n⌉: for a sum
+// s ≤ 255n, (s+n/2)·r/2⁴⁰ exceeds (s+n/2)/n by less than 256n/2⁴⁰, below
+// the 1/n that separates it from the next integer while n < 2¹⁶ (n is at
+// most maxShrink², 4096), so the floor is exact (TestBoxMeanExact). d = 2,
+// 3 and 4 are unrolled: a short loop of a varying count is what the branch
+// predictor misses.
+func boxSums(out []uint8, cols []uint16, d int, n uint64) {
+	recip := (1<<40 + n - 1) / n
+	half := n / 2
+	mean := func(s uint64) uint8 { return uint8(((s + half) * recip) >> 40) }
+	switch d {
+	case 2:
+		for x := range out {
+			c := cols[2*x : 2*x+2 : 2*x+2]
+			out[x] = mean(uint64(c[0]) + uint64(c[1]))
+		}
+	case 3:
+		for x := range out {
+			c := cols[3*x : 3*x+3 : 3*x+3]
+			out[x] = mean(uint64(c[0]) + uint64(c[1]) + uint64(c[2]))
+		}
+	case 4:
+		for x := range out {
+			c := cols[4*x : 4*x+4 : 4*x+4]
+			out[x] = mean(uint64(c[0]) + uint64(c[1]) + uint64(c[2]) + uint64(c[3]))
+		}
+	default:
+		for x := range out {
+			var s uint64
+			for _, v := range cols[x*d : x*d+d] {
+				s += uint64(v)
+			}
+			out[x] = mean(s)
+		}
+	}
+}
+
+func copyRow(dst []uint16, src []uint8) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = uint16(v)
+	}
+}
+
+func addRow(dst []uint16, src []uint8) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] += uint16(v)
+	}
+}
