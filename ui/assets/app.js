@@ -341,8 +341,7 @@ async function remove() {
   try {
     await api("POST", null, new URLSearchParams({ action: "delete", url: it.url }).toString());
   } catch (e) {
-    $("copied").textContent = "";
-    notice(e.message);
+    $("copied").textContent = e.message; // the dialog covers the page's notice
     return;
   }
   $("detail").close();
