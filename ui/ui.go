@@ -170,7 +170,7 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer") // the callback's URL holds a code
+	h.Set("Referrer-Policy", "same-origin") // the callback's URL holds a code; no-referrer would make form posts say Origin: null
 	h.Set("Cache-Control", "no-store")
 	if r.Method == http.MethodPost && !p.sameOrigin(r) {
 		http.Error(w, "cross-site request refused", http.StatusForbidden)

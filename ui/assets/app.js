@@ -204,8 +204,10 @@ async function loadPage() {
   if (type) params.mime_type = type;
   try {
     const page = await api("GET", params);
-    for (const it of page.items || []) addCard(it);
-    state.after = (page.paging && page.paging.after) || "";
+    const items = page.items || [];
+    for (const it of items) addCard(it);
+    // A short page is the last one, whatever the cursor says.
+    state.after = items.length < Number(params.limit) ? "" : (page.paging && page.paging.after) || "";
     $("more").hidden = !state.after;
     $("empty").hidden = state.items.size > 0;
   } catch (e) {
