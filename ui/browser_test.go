@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,10 +174,10 @@ func TestBrowserLibrary(t *testing.T) {
 	if len(names) != 4 || names[0] != evil || pwned || scripts != 1 || imgs != 4 {
 		t.Errorf("names %q, pwned %v, %d scripts, %d images: want the markup filename first as text, nothing run", names, pwned, scripts, imgs)
 	}
-	for i, want := range []string{"holiday-3.jpg", "holiday-2.jpg", "holiday-1.jpg"} {
-		if i+1 < len(names) && names[i+1] != want {
-			t.Errorf("card %d is %q, want %q (newest first)", i+1, names[i+1], want)
-		}
+	// Two uploads run at a time, so the three photos may commit in any
+	// order; the dropped file came last and is first.
+	if rest := strings.Join(slices.Sorted(slices.Values(names[1:])), " "); rest != "holiday-1.jpg holiday-2.jpg holiday-3.jpg" {
+		t.Errorf("cards after the first: %s, want the three holiday photos", rest)
 	}
 	screenshot(t, ctx, "page.png")
 	grid := value(t, ctx, "screenshot the grid", chromedp.Screenshot(chromedp.CSS("#library")))
@@ -320,5 +321,73 @@ func TestBrowserCrossSitePost(t *testing.T) {
 				t.Fatal("the cross-site form deleted the file")
 			}
 		})
+	}
+}
+
+// dropJS drops files made in the page (name, then a JS expression for
+// their bytes) onto the drop zone.
+func dropJS(files map[string]string, then string) string {
+	var b strings.Builder
+	b.WriteString(`(() => { const dt = new DataTransfer();`)
+	for name, bytes := range files {
+		fmt.Fprintf(&b, "dt.items.add(new File([%s], %q));", bytes, name)
+	}
+	b.WriteString(`document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));`)
+	b.WriteString(then)
+	b.WriteString(`return true; })()`)
+	return b.String()
+}
+
+func TestBrowserUploadErrorsAndCancel(t *testing.T) {
+	l := newLibrary(t)
+	ctx := newBrowser(t)
+	l.signInWithToken(t, ctx, ownerToken)
+	jpegHead := `new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1])`
+	eval[bool](t, ctx, dropJS(map[string]string{
+		"notes.txt":  `new TextEncoder().encode("just some text, not media\n".repeat(20))`,
+		"big.jpg":    `(() => { const a = new Uint8Array(5300000); a.set(` + jpegHead + `); return a; })()`,
+		"broken.jpg": `(() => { const a = new Uint8Array(3000); a.set(` + jpegHead + `); return a; })()`,
+	}, ""))
+	waitFor(t, ctx, "three failures", `document.querySelectorAll("#uploads li.failed").length === 3`)
+	got := eval[map[string]string](t, ctx, `Object.fromEntries([...document.querySelectorAll("#uploads li")].map(li =>
+		[li.querySelector(".name").textContent.split(" (")[0], li.querySelector(".state").textContent]))`)
+	for name, want := range map[string]string{
+		"notes.txt":  "Not accepted: file type",
+		"big.jpg":    "Too large: file is larger than 5242880 bytes",
+		"broken.jpg": "Could not use this file: image",
+	} {
+		if !strings.HasPrefix(got[name], want) {
+			t.Errorf("%s: %q, want it to start %q", name, got[name], want)
+		}
+	}
+	screenshot(t, ctx, "errors.png")
+
+	// Three photos: the first is cancelled in flight, the third while it
+	// waits its turn (two go at a time); only the second is stored.
+	head, err := l.repo.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files = map[string]string{}
+	for i := range 3 {
+		files[fmt.Sprintf("c%d.jpg", i)] = fmt.Sprintf(`Uint8Array.from(atob(%q), c => c.charCodeAt(0))`,
+			base64.StdEncoding.EncodeToString(photo(t, 300, 200, 20+i)))
+	}
+	eval[bool](t, ctx, `document.getElementById("uploads").replaceChildren(); true`)
+	eval[bool](t, ctx, dropJS(files, `const rows = [...document.querySelectorAll("#uploads li")];
+		rows[0].querySelector("button").click(); rows[rows.length - 1].querySelector("button").click();`))
+	waitFor(t, ctx, "one done", `document.querySelectorAll("#uploads li.done").length === 1`)
+	states := eval[[]string](t, ctx, `[...document.querySelectorAll("#uploads .state")].map(s => s.textContent)`)
+	if len(states) != 3 || states[0] != "cancelled" || states[2] != "cancelled" || !strings.HasPrefix(states[1], "uploaded: ") {
+		t.Errorf("states %q, want cancelled, uploaded, cancelled", states)
+	}
+	time.Sleep(300 * time.Millisecond) // let a request that reached the server finish
+	after, _ := l.repo.Head(context.Background())
+	if after == head {
+		t.Error("nothing was committed")
+	}
+	items := eval[int](t, ctx, `document.querySelectorAll("#grid li").length`)
+	if items < 1 || items > 2 {
+		t.Errorf("%d cards, want the uploaded one (and at most the one cancelled in flight)", items)
 	}
 }
