@@ -361,6 +361,9 @@ func TestBrowserUploadErrorsAndCancel(t *testing.T) {
 		}
 	}
 	screenshot(t, ctx, "errors.png")
+	if shown := eval[bool](t, ctx, `getComputedStyle(document.getElementById("more")).display !== "none"`); shown {
+		t.Error("with nothing uploaded the page offers older uploads")
+	}
 
 	// Three photos: the first is cancelled in flight, the third while it
 	// waits its turn (two go at a time); only the second is stored.
