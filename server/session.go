@@ -88,6 +88,29 @@ func (s *Server) serveSessionMedia(prefix string) func(http.ResponseWriter, *htt
 		}
 		r = r.Clone(r.Context())
 		r.URL.Path = s.mediaURLPath + "/" + strings.TrimPrefix(r.URL.Path, prefix)
-		return s.serveMedia(w, r)
+		return s.serveMedia(&privateCache{ResponseWriter: w}, r)
 	}
+}
+
+// privateCache keeps a session's files out of shared caches: serveMedia
+// says public, which is right for the site's URLs only.
+type privateCache struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (p *privateCache) WriteHeader(status int) {
+	if !p.wrote {
+		p.wrote = true
+		p.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
+		p.Header().Add("Vary", "Cookie")
+	}
+	p.ResponseWriter.WriteHeader(status)
+}
+
+func (p *privateCache) Write(b []byte) (int, error) {
+	if !p.wrote { // net/http would send 200 now
+		p.WriteHeader(http.StatusOK)
+	}
+	return p.ResponseWriter.Write(b)
 }

@@ -114,6 +114,9 @@ func TestSessionOnEndpoint(t *testing.T) {
 		}
 		b, _ := io.ReadAll(r.Body)
 		r.Body.Close()
+		if tt.want == 200 && !strings.HasPrefix(r.Header.Get("Cache-Control"), "private") {
+			t.Errorf("GET %s: Cache-Control %q, want private: only sessions may read it", thumb, r.Header.Get("Cache-Control"))
+		}
 		if r.StatusCode != tt.want || (tt.want == 200 && r.Header.Get("Content-Type") != "image/jpeg") {
 			t.Errorf("GET %s: %d %s (%d bytes), want %d", thumb, r.StatusCode, r.Header.Get("Content-Type"), len(b), tt.want)
 		}
