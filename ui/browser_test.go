@@ -396,3 +396,30 @@ func TestBrowserUploadErrorsAndCancel(t *testing.T) {
 		t.Errorf("%d cards, want the uploaded one (and at most the one cancelled in flight)", items)
 	}
 }
+
+func TestBrowserPagingAndFilter(t *testing.T) {
+	l := newLibrary(t)
+	c, csrf := l.client(t, ownerToken)
+	for i := range 26 {
+		if resp, out := l.upload(t, c, csrf, photo(t, 60, 40, 100+i)); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("upload %d: %d %v", i, resp.StatusCode, out)
+		}
+	}
+	ctx := newBrowser(t)
+	l.signInWithToken(t, ctx, ownerToken)
+	waitFor(t, ctx, "first page", `document.querySelectorAll("#grid li").length === 24`)
+	run(t, ctx, "older", chromedp.Click(chromedp.CSS("#more")))
+	waitFor(t, ctx, "second page", `document.querySelectorAll("#grid li").length === 26`)
+	if shown := eval[bool](t, ctx, `getComputedStyle(document.getElementById("more")).display !== "none"`); shown {
+		t.Error("after the last page the page still offers older uploads")
+	}
+	if n := eval[int](t, ctx, `new Set([...document.querySelectorAll("#grid li")].map(li => li.dataset.url)).size`); n != 26 {
+		t.Errorf("%d distinct cards, want 26", n)
+	}
+	run(t, ctx, "only videos", chromedp.SetValue(chromedp.CSS("#filter"), "video"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("filter").dispatchEvent(new Event("change"))`))
+	waitFor(t, ctx, "no videos", `document.querySelectorAll("#grid li").length === 0 && !document.getElementById("empty").hidden`)
+	run(t, ctx, "only images", chromedp.SetValue(chromedp.CSS("#filter"), "image"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("filter").dispatchEvent(new Event("change"))`))
+	waitFor(t, ctx, "images", `document.querySelectorAll("#grid li").length === 24`)
+}

@@ -4,7 +4,9 @@
 // the session cookie and its CSRF token; no token is stored in the page.
 "use strict";
 
-const state = { session: null, after: "", items: new Map(), current: null };
+// gen counts reloads: a page that arrives after a newer reload began is
+// dropped, so quick filter changes or uploads finishing together never mix.
+const state = { session: null, after: "", items: new Map(), current: null, gen: 0 };
 const $ = (id) => document.getElementById(id);
 
 const signInErrors = {
@@ -191,6 +193,7 @@ function uploadRow(file) {
 // ---- grid ----
 
 async function reload() {
+  state.gen++;
   state.after = "";
   state.items.clear();
   $("grid").replaceChildren();
@@ -202,8 +205,10 @@ async function loadPage() {
   if (state.after) params.after = state.after;
   const type = $("filter").value;
   if (type) params.mime_type = type;
+  const gen = state.gen;
   try {
     const page = await api("GET", params);
+    if (gen !== state.gen) return;
     const items = page.items || [];
     for (const it of items) addCard(it);
     // A short page is the last one, whatever the cursor says.
