@@ -122,8 +122,34 @@ func TestBrowserLibrary(t *testing.T) {
 	if me != l.owner.URL+"/" {
 		t.Errorf("signed in as %q, want %q", me, l.owner.URL+"/")
 	}
+	uploadThree(t, ctx)
+	dropMarkupName(t, ctx)
+	screenshot(t, ctx, "page.png")
+	for name, scale := range map[string]float64{"grid.png": 1, "library.png": 0.6} { // library.png: README's docs/library.png
+		png := value(t, ctx, "screenshot the grid", chromedp.ScreenshotScale(chromedp.CSS("#library"), scale))
+		if err := os.WriteFile(filepath.Join(t.ArtifactDir(), name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := detailAndCopy(t, ctx, l)
+	screenshot(t, ctx, "detail.png")
+	deleteConfirmed(t, ctx, l, u)
 
-	// Three files through the picker, each watched from start to URL.
+	// Phone width: nothing wider than the screen.
+	run(t, ctx, "phone width",
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
+		chromedp.Sleep(300*time.Millisecond))
+	scrollWidth := eval[int](t, ctx, `document.documentElement.scrollWidth`)
+	if scrollWidth > 390 {
+		t.Errorf("at 390 px the page is %d px wide", scrollWidth)
+	}
+	screenshot(t, ctx, "phone.png")
+}
+
+// uploadThree sends three photos through the file picker, each watched
+// from start to URL, and waits for their thumbnails from spano.
+func uploadThree(t *testing.T, ctx context.Context) {
+	t.Helper()
 	dir := t.TempDir()
 	var files []string
 	for i := range 3 {
@@ -155,9 +181,13 @@ func TestBrowserLibrary(t *testing.T) {
 	}
 	waitFor(t, ctx, "three thumbnails loaded", `(() => { const im = [...document.querySelectorAll("#grid img.thumb")];
 		return im.length === 3 && im.every(i => i.complete && i.naturalWidth > 0 && i.getAttribute("src").startsWith("/files/")); })()`)
+}
 
-	// A filename that is markup, dropped onto the page, shows as text.
-	// No "/" in it: the server keeps a filename's last path element only.
+// dropMarkupName drops a file whose name is markup onto the page: it
+// shows as text. No "/" in it: the server keeps a filename's last path
+// element only.
+func dropMarkupName(t *testing.T, ctx context.Context) {
+	t.Helper()
 	evil := `<img src=x onerror=window.pwned=1><script>window.pwned=2<script>.jpg`
 	jpg := base64.StdEncoding.EncodeToString(photo(t, 320, 200, 9))
 	eval[bool](t, ctx, fmt.Sprintf(`(() => {
@@ -179,15 +209,13 @@ func TestBrowserLibrary(t *testing.T) {
 	if rest := strings.Join(slices.Sorted(slices.Values(names[1:])), " "); rest != "holiday-1.jpg holiday-2.jpg holiday-3.jpg" {
 		t.Errorf("cards after the first: %s, want the three holiday photos", rest)
 	}
-	screenshot(t, ctx, "page.png")
-	for name, scale := range map[string]float64{"grid.png": 1, "library.png": 0.6} { // library.png: README's docs/library.png
-		png := value(t, ctx, "screenshot the grid", chromedp.ScreenshotScale(chromedp.CSS("#library"), scale))
-		if err := os.WriteFile(filepath.Join(t.ArtifactDir(), name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+}
 
-	// The detail view by keyboard: focus a card, Enter opens, Escape closes.
+// detailAndCopy opens a card by keyboard and closes it, opens it by
+// mouse, types an alt text and copies the HTML snippet; it returns the
+// file's URL.
+func detailAndCopy(t *testing.T, ctx context.Context, l *library) string {
+	t.Helper()
 	run(t, ctx, "open by keyboard",
 		chromedp.Focus(chromedp.CSS(`#grid li:nth-child(2) button`)),
 		chromedp.KeyEvent(kb.Enter),
@@ -222,9 +250,13 @@ func TestBrowserLibrary(t *testing.T) {
 	if status != "HTML copied." || clip != html {
 		t.Errorf("copy: status %q, clipboard %q; want HTML copied. and %q", status, clip, html)
 	}
-	screenshot(t, ctx, "detail.png")
+	return urlField
+}
 
-	// Delete with confirmation: the file leaves the branch.
+// deleteConfirmed deletes the open card's file, after "Keep it" once:
+// it leaves the branch only when confirmed.
+func deleteConfirmed(t *testing.T, ctx context.Context, l *library, urlField string) {
+	t.Helper()
 	path := "media/" + strings.TrimPrefix(urlField, "https://example.com/media/")
 	if !l.onBranch(t, path) {
 		t.Fatalf("%s not on the branch before delete", path)
@@ -249,15 +281,6 @@ func TestBrowserLibrary(t *testing.T) {
 		t.Errorf("%s is still on the branch after delete", path)
 	}
 
-	// Phone width: nothing wider than the screen.
-	run(t, ctx, "phone width",
-		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
-		chromedp.Sleep(300*time.Millisecond))
-	scrollWidth := eval[int](t, ctx, `document.documentElement.scrollWidth`)
-	if scrollWidth > 390 {
-		t.Errorf("at 390 px the page is %d px wide", scrollWidth)
-	}
-	screenshot(t, ctx, "phone.png")
 }
 
 func TestBrowserIndieAuth(t *testing.T) {
