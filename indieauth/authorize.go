@@ -113,8 +113,10 @@ func (s *SignIn) Finish(ctx context.Context, p Pending, callback url.Values) (st
 	if e := callback.Get("error"); e != "" {
 		return "", fmt.Errorf("%w: the authorization server said %.60q", ErrSignIn, e)
 	}
-	if iss := callback.Get("iss"); p.Issuer != "" && iss != p.Issuer {
+	if iss := callback.Get("iss"); iss != "" && p.Issuer != "" && iss != p.Issuer {
 		// RFC 9207: a callback from another server than the one asked.
+		// One without iss passes: older servers do not send it, and the
+		// code is redeemed at the endpoint discovered from auth.me anyway.
 		return "", fmt.Errorf("%w: the callback's issuer %.100q is not %s", ErrSignIn, iss, p.Issuer)
 	}
 	code := callback.Get("code")
