@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -101,7 +102,8 @@ func (p *Page) callback(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, p.cookie(signInCookie, "", p.path+"callback", time.Time{}))
 	var state string
 	c, err := r.Cookie(signInCookie)
-	if err != nil || !p.open(signInCookie, c.Value, &state) || state != r.URL.Query().Get("state") {
+	if err != nil || !p.open(signInCookie, c.Value, &state) ||
+		subtle.ConstantTimeCompare([]byte(state), []byte(r.URL.Query().Get("state"))) != 1 {
 		p.back(w, r, "state")
 		return
 	}
