@@ -160,7 +160,7 @@ func MediaPath(path string) string { return Dir(path) + "files/" }
 // requests only: no inline script or style, no framing, forms posting to
 // the page alone.
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' blob:; connect-src 'self'; form-action 'self'; " +
+	"img-src 'self'; connect-src 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
 // ServeHTTP serves the page, its assets and its sign-in routes, every
