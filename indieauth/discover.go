@@ -20,8 +20,9 @@ const (
 	// pageLimit caps how much of the owner's home page is read for <link>s.
 	pageLimit = 1 << 20
 	// relMetadata and relToken are the rels discovery looks for, best first.
-	relMetadata = "indieauth-metadata"
-	relToken    = "token_endpoint"
+	relMetadata      = "indieauth-metadata"
+	relToken         = "token_endpoint"
+	relAuthorization = "authorization_endpoint"
 )
 
 // refreshLoop rediscovers the endpoints every `every` until ctx ends.
@@ -79,30 +80,9 @@ func (v *Verifier) refresh(ctx context.Context) error {
 func (v *Verifier) discoverEndpoints(ctx context.Context) (endpoints, error) {
 	ctx, cancel := context.WithTimeout(ctx, endpointTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.me, nil)
+	pick, base, err := fetchLinks(ctx, v.client, v.me)
 	if err != nil {
-		return endpoints{}, fmt.Errorf("discover: %w", err)
-	}
-	req.Header.Set("Accept", "text/html, application/xhtml+xml;q=0.9, */*;q=0.1")
-	resp, err := v.client.Do(req)
-	if err != nil {
-		return endpoints{}, fmt.Errorf("discover: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return endpoints{}, fmt.Errorf("discover: %s answered status %d", v.me, resp.StatusCode)
-	}
-	base := resp.Request.URL
-	header := parseLinkHeader(resp.Header.Values("Link"), base)
-	var page map[string]string
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/html" || mt == "application/xhtml+xml" {
-		page = parseHTMLLinks(io.LimitReader(resp.Body, pageLimit), base)
-	}
-	pick := func(rel string) string {
-		if u := header[rel]; u != "" {
-			return u
-		}
-		return page[rel]
+		return endpoints{}, err
 	}
 	var metaErr error
 	if meta := pick(relMetadata); meta != "" {
@@ -127,6 +107,38 @@ func (v *Verifier) discoverEndpoints(ctx context.Context) (endpoints, error) {
 	return endpoints{}, fmt.Errorf("discover: %s has no %s or %s link", base.Redacted(), relMetadata, relToken)
 }
 
+// fetchLinks GETs the owner's page and returns a lookup of the first URL
+// of each rel discovery knows, Link headers before HTML <link>s, resolved
+// against the URL that answered (after redirects), which it returns too.
+// The token verifier and the sign-in client both discover through it.
+func fetchLinks(ctx context.Context, client *http.Client, page string) (pick func(rel string) string, base *url.URL, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, page, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("discover: %w", err)
+	}
+	req.Header.Set("Accept", "text/html, application/xhtml+xml;q=0.9, */*;q=0.1")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("discover: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("discover: %s answered status %d", page, resp.StatusCode)
+	}
+	base = resp.Request.URL
+	header := parseLinkHeader(resp.Header.Values("Link"), base)
+	var links map[string]string
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/html" || mt == "application/xhtml+xml" {
+		links = parseHTMLLinks(io.LimitReader(resp.Body, pageLimit), base)
+	}
+	return func(rel string) string {
+		if u := header[rel]; u != "" {
+			return u
+		}
+		return links[rel]
+	}, base, nil
+}
+
 // fetchMetadata reads an IndieAuth server metadata document.
 func (v *Verifier) fetchMetadata(ctx context.Context, metaURL string) (endpoints, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metaURL, nil)
@@ -134,7 +146,7 @@ func (v *Verifier) fetchMetadata(ctx context.Context, metaURL string) (endpoints
 		return endpoints{}, fmt.Errorf("discover metadata: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
-	status, _, body, err := v.do(req)
+	status, _, body, err := readReply(v.client, req)
 	if err != nil {
 		return endpoints{}, fmt.Errorf("discover metadata: %w", err)
 	}
@@ -266,7 +278,7 @@ func parseHTMLLinks(r io.Reader, base *url.URL) map[string]string {
 }
 
 func addLink(out map[string]string, rel, href string, base *url.URL) {
-	if rel != relMetadata && rel != relToken {
+	if rel != relMetadata && rel != relToken && rel != relAuthorization {
 		return
 	}
 	if _, seen := out[rel]; seen {

@@ -268,7 +268,7 @@ func TestParseLinkHeader(t *testing.T) {
 		{name: "unterminated", values: []string{`<https://auth.example/token; rel="token_endpoint"`},
 			want: map[string]string{}},
 		{name: "other rels ignored", values: []string{`</mp>; rel="micropub", </auth>; rel="authorization_endpoint"`},
-			want: map[string]string{}},
+			want: map[string]string{"authorization_endpoint": "https://example.com/auth"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -123,7 +123,13 @@ func tokenFrom(r reply) Token {
 // do sends a request and reads at most replyLimit bytes of the reply. A
 // larger reply is an error: no endpoint needs that much to say yes.
 func (v *Verifier) do(req *http.Request) (status int, contentType string, body []byte, err error) {
-	resp, err := v.client.Do(req)
+	return readReply(v.client, req)
+}
+
+// readReply is do for any client: the sign-in client reads its
+// endpoints' replies under the same limit.
+func readReply(client *http.Client, req *http.Request) (status int, contentType string, body []byte, err error) {
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", nil, err
 	}

@@ -84,6 +84,18 @@ type Options struct {
 	Serve        bool     // serve committed media at MediaURLPath
 	CORSOrigins  []string // "*" allows any origin
 
+	// Session lets the media library page's session cookie, with its
+	// CSRF token, stand for an access token on the endpoint; nil: tokens
+	// only.
+	Session SessionAuth
+	// UI is the media library page, mounted under UIPath (e.g. "/"),
+	// after every other route; nil: no page.
+	UI     http.Handler
+	UIPath string
+	// UIMediaPath serves committed files to sessions, whatever Serve
+	// says, for the page's thumbnails; "" or no Session: not served.
+	UIMediaPath string
+
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now
 }
@@ -108,6 +120,7 @@ type Server struct {
 	scopes       []string
 	deleteScopes []string
 	corsOrigins  []string
+	session      SessionAuth
 
 	log *slog.Logger
 	now func() time.Time
@@ -132,6 +145,7 @@ func New(opts Options) http.Handler {
 		scopes:       opts.Scopes,
 		deleteScopes: opts.DeleteScopes,
 		corsOrigins:  opts.CORSOrigins,
+		session:      opts.Session,
 		log:          opts.Logger,
 		now:          opts.Now,
 	}
@@ -157,8 +171,13 @@ func New(opts Options) http.Handler {
 	r.NotFoundHandler = s.handle(func(http.ResponseWriter, *http.Request) error { return errNotFound })
 	r.MethodNotAllowedHandler = s.handle(func(http.ResponseWriter, *http.Request) error { return errMethodNotAllowed })
 
-	r.Handle(s.endpointPath, s.handle(s.post)).Methods(http.MethodPost)
-	r.Handle(s.endpointPath, s.handle(s.query)).Methods(http.MethodGet, http.MethodHead)
+	endpoint := func(h http.Handler) http.Handler { return h }
+	if s.session != nil {
+		s.verifier = sessionVerifier{next: s.verifier}
+		endpoint = s.sessions
+	}
+	r.Handle(s.endpointPath, endpoint(s.handle(s.post))).Methods(http.MethodPost)
+	r.Handle(s.endpointPath, endpoint(s.handle(s.query))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/healthz", s.handle(s.healthz)).Methods(http.MethodGet, http.MethodHead)
 	if opts.Gatherer != nil {
 		r.Handle("/metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
@@ -168,6 +187,14 @@ func New(opts Options) http.Handler {
 	}
 	if opts.Serve {
 		r.PathPrefix(s.mediaURLPath+"/").Handler(s.handle(s.serveMedia)).Methods(http.MethodGet, http.MethodHead)
+	}
+	if s.session != nil && opts.UIMediaPath != "" {
+		prefix := "/" + strings.Trim(opts.UIMediaPath, "/") + "/"
+		r.PathPrefix(prefix).Handler(s.handle(s.serveSessionMedia(prefix))).Methods(http.MethodGet, http.MethodHead)
+	}
+	if opts.UI != nil {
+		r.PathPrefix("/"+strings.TrimLeft(opts.UIPath, "/")).Handler(opts.UI).
+			Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 	}
 
 	return s.accessLog(s.cors(r))
