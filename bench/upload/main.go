@@ -95,7 +95,7 @@ func serveFloor(addr, dir string) error {
 // photo is a JPEG of about size bytes; distinct ones differ in a comment
 // segment, so every upload is new to a content-addressed store.
 func photo(size int) []byte {
-	img := testphoto.Paint(640, 480)
+	img := testphoto.Paint(1024, 768)
 	for q := 60; q <= 100; q += 5 {
 		var buf bytes.Buffer
 		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: q}); err != nil {

@@ -9,7 +9,8 @@ set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-10}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+pids=""
+trap 'kill $pids 2>/dev/null; rm -rf "$work"' EXIT
 go build -o "$work/spano" ./cmd/spano
 go build -o "$work/bench" ./bench/upload
 echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(df -T "$work" | awk 'NR==2{print $2}') at $work"
@@ -27,9 +28,11 @@ ui: {enabled: false}
 auth: {me: "http://127.0.0.1:9201/", discover: false, tokens: [{sha256: "$digest", scope: "media"}]}
 log: {level: warn}
 CFG
-"$work/spano" serve -config "$work/spano.yml" 2>"$work/spano.log" &
+"$work/spano" serve -config "$work/spano.yml" 2>"$work/spano.log" </dev/null >/dev/null &
+pids="$pids $!"
 mkdir -p "$work/floor"
-"$work/bench" -floor -listen 127.0.0.1:9202 -dir "$work/floor" &
+"$work/bench" -floor -listen 127.0.0.1:9202 -dir "$work/floor" </dev/null >/dev/null 2>&1 &
+pids="$pids $!"
 sleep 2
 for round in 1 2; do
 	for c in 1 8; do
