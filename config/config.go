@@ -33,6 +33,7 @@ type Config struct {
 	Storage    StorageConfig    `yaml:"storage"`
 	Video      VideoConfig      `yaml:"video"`
 	UI         UIConfig         `yaml:"ui"`
+	Limits     LimitsConfig     `yaml:"limits"`
 	Hooks      []HookConfig     `yaml:"hooks"`
 	Log        LogConfig        `yaml:"log"`
 }
@@ -160,6 +161,27 @@ type VideoConfig struct {
 	FFmpeg string `yaml:"ffmpeg"` // for poster frames; "" = none
 }
 
+// LimitsConfig bounds what any client, identified or not, can make spano
+// hold: connections, slow bodies, spools, disk, token checks. The defaults
+// are far above what a real user meets (a phone sending a 50 MB video over
+// a slow uplink succeeds).
+type LimitsConfig struct {
+	MaxConnections         int      `yaml:"max_connections"`
+	ReadHeaderTimeout      Duration `yaml:"read_header_timeout"`
+	IdleTimeout            Duration `yaml:"idle_timeout"`
+	WriteTimeout           Duration `yaml:"write_timeout"`   // each write of a response, not a total
+	MinBodyBytes           Size     `yaml:"min_body_bytes"`  // a body brings at least this …
+	MinBodyWindow          Duration `yaml:"min_body_window"` // … in every window of this length
+	MaxSpools              int      `yaml:"max_spools"`
+	MaxUnidentifiedSpools  int      `yaml:"max_unidentified_spools"`
+	MinFree                Size     `yaml:"min_free"` // under data_dir; below it, 507
+	TrustedProxies         []string `yaml:"trusted_proxies"`
+	TokenNegativeTTL       Duration `yaml:"token_negative_ttl"`
+	TokenFailuresPerMinute int      `yaml:"token_failures_per_minute"`
+	TokenEndpointRate      int      `yaml:"token_endpoint_rate"` // calls per second
+	TokenEndpointBurst     int      `yaml:"token_endpoint_burst"`
+}
+
 // UIConfig is the owner's media library page.
 type UIConfig struct {
 	Enabled bool   `yaml:"enabled"`
@@ -263,6 +285,15 @@ func Default() Config {
 		},
 		Video: VideoConfig{FFmpeg: "ffmpeg"},
 		UI:    UIConfig{Enabled: true, Path: "/"},
+		Limits: LimitsConfig{
+			MaxConnections: 4096, ReadHeaderTimeout: Duration(10 * time.Second),
+			IdleTimeout: Duration(2 * time.Minute), WriteTimeout: Duration(time.Minute),
+			MinBodyBytes: 4 * KiB, MinBodyWindow: Duration(30 * time.Second),
+			MaxSpools: 64, MaxUnidentifiedSpools: 16, MinFree: 1 * GB,
+			TrustedProxies:   []string{},
+			TokenNegativeTTL: Duration(30 * time.Second), TokenFailuresPerMinute: 20,
+			TokenEndpointRate: 10, TokenEndpointBurst: 50,
+		},
 		Hooks: []HookConfig{},
 		Log:   LogConfig{Format: "text", Level: "info"},
 	}

@@ -38,6 +38,14 @@ func TestDefault(t *testing.T) {
 		},
 		Video: VideoConfig{FFmpeg: "ffmpeg"},
 		UI:    UIConfig{Enabled: true, Path: "/"},
+		Limits: LimitsConfig{
+			MaxConnections: 4096, ReadHeaderTimeout: Duration(10 * time.Second),
+			IdleTimeout: Duration(2 * time.Minute), WriteTimeout: Duration(time.Minute),
+			MinBodyBytes: 4096, MinBodyWindow: Duration(30 * time.Second),
+			MaxSpools: 64, MaxUnidentifiedSpools: 16, MinFree: 1_000_000_000, TrustedProxies: []string{},
+			TokenNegativeTTL: Duration(30 * time.Second), TokenFailuresPerMinute: 20,
+			TokenEndpointRate: 10, TokenEndpointBurst: 50,
+		},
 		Hooks: []HookConfig{},
 		Log:   LogConfig{Format: "text", Level: "info"},
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"path"
 	"slices"
@@ -38,6 +39,7 @@ func (c *Config) Validate() error {
 	c.Storage.validate(&p, c.Site.Records)
 	checkPath(&p, "video.ffmpeg", c.Video.FFmpeg)
 	c.UI.validate(&p, c.EndpointPath, c.Media)
+	c.Limits.validate(&p)
 	validateHooks(&p, c.Hooks)
 	c.Log.validate(&p)
 	return errors.Join(p...)
@@ -196,6 +198,52 @@ func (u *UIConfig) validate(p *problems, endpointPath string, media MediaConfig)
 	if media.Serve && u.Path != "/" && (u.Path == media.URLPath || strings.HasPrefix(u.Path, strings.TrimRight(media.URLPath, "/")+"/")) {
 		p.add("ui.path", "must not be under media.url_path (%q) while media.serve is true", media.URLPath)
 	}
+}
+
+func (l *LimitsConfig) validate(p *problems) {
+	positive := func(key string, ok bool) {
+		if !ok {
+			p.add("limits."+key, "must be more than 0")
+		}
+	}
+	positive("max_connections", l.MaxConnections > 0)
+	positive("read_header_timeout", l.ReadHeaderTimeout > 0)
+	positive("idle_timeout", l.IdleTimeout > 0)
+	positive("write_timeout", l.WriteTimeout > 0)
+	positive("min_body_bytes", l.MinBodyBytes > 0)
+	positive("min_body_window", l.MinBodyWindow > 0)
+	positive("max_spools", l.MaxSpools > 0)
+	positive("max_unidentified_spools", l.MaxUnidentifiedSpools > 0)
+	positive("token_endpoint_rate", l.TokenEndpointRate > 0)
+	positive("token_endpoint_burst", l.TokenEndpointBurst > 0)
+	positive("token_failures_per_minute", l.TokenFailuresPerMinute > 0)
+	if l.MinFree < 0 {
+		p.add("limits.min_free", "must not be negative, got %s", l.MinFree)
+	}
+	if l.TokenNegativeTTL < 0 {
+		p.add("limits.token_negative_ttl", "must not be negative, got %s", l.TokenNegativeTTL)
+	}
+	for i, c := range l.TrustedProxies {
+		if _, err := netip.ParsePrefix(c); err != nil {
+			if _, err := netip.ParseAddr(c); err != nil {
+				p.add(fmt.Sprintf("limits.trusted_proxies[%d]", i), "must be an address or a CIDR prefix such as 10.0.0.0/8, got %q", c)
+			}
+		}
+	}
+}
+
+// TrustedProxies parses limits.trusted_proxies (checked by Validate): a
+// lone address is a prefix of its full length.
+func (l LimitsConfig) TrustedPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, c := range l.TrustedProxies {
+		if pr, err := netip.ParsePrefix(c); err == nil {
+			out = append(out, pr.Masked())
+		} else if a, err := netip.ParseAddr(c); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return out
 }
 
 // checkPath accepts a program name or path without control characters.

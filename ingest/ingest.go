@@ -9,27 +9,31 @@ package ingest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"time"
 
 	"spano/hashstore"
+	"spano/heic"
 	"spano/hooks"
 	"spano/index"
+	"spano/objstore"
 	"spano/record"
 	"spano/repo"
 	"spano/thumbs"
+	"spano/video"
 )
 
 // Stages of an upload: the stage label of spano_upload_stage_seconds.
 const (
-	StageSpool  = "spool"      // receive, hash and sniff the body
-	StageStrip  = "strip"      // remove GPS metadata
-	StageDerive = "thumbnails" // image checks, thumbnails and other renditions
-	StageVeto   = "veto"       // upload hooks
-	StageCommit = "commit"     // the repository's Commit (sync: until pushed)
+	StageSpool   = "spool"      // receive, hash and sniff the body
+	StageConvert = "convert"    // HEIC/HEIF to the JPEG published instead
+	StageStrip   = "strip"      // remove GPS metadata
+	StageDerive  = "thumbnails" // image checks, thumbnails, video facts and posters
+	StageVeto    = "veto"       // upload hooks
+	StageOffload = "offload"    // big media to object storage
+	StageCommit  = "commit"     // the repository's Commit (sync: until pushed)
 )
 
 // Repository is the site repository as the pipeline uses it; *repo.Repo
@@ -68,9 +72,16 @@ type Options struct {
 	StripGPS bool
 	// Records writes the record file of each upload in its commit.
 	Records bool
-	// MaxFileSize refuses (413) files at least this big: the git host
-	// would refuse the push (repo.max_file_size). 0: no limit.
-	MaxFileSize int64
+	// Converter turns HEIC and HEIF into the JPEG published in their
+	// place; nil refuses them.
+	Converter *heic.Converter
+	// Video reads videos; with FFmpeg set it makes their posters.
+	Video video.Options
+	// Rule says where each file goes, the repository or the bucket, and
+	// refuses what the git host would (repo.max_file_size).
+	Rule objstore.Rule
+	// Objects is the bucket of offloaded files; nil: none.
+	Objects *objstore.Store
 	// TempDir holds the record files and renditions while an upload is
 	// committed.
 	TempDir string
@@ -127,40 +138,37 @@ func (p *Pipeline) Spool(ctx context.Context, r io.Reader) (*hashstore.File, err
 	if err != nil {
 		return nil, err
 	}
-	if p.opts.MaxFileSize > 0 && f.Size >= p.opts.MaxFileSize {
+	// A file the git host would refuse, with no bucket to take it.
+	if _, err := p.opts.Rule.ToBucket(f.Size, f.Type); err != nil {
 		f.Remove()
-		return nil, &TooBigForGitError{Size: f.Size, Max: p.opts.MaxFileSize}
+		return nil, err
 	}
 	return f, nil
-}
-
-// TooBigForGitError refuses a file at least repo.max_file_size big with no
-// object storage to take it: the git host would refuse every push after
-// it. The server answers 413.
-type TooBigForGitError struct{ Size, Max int64 }
-
-func (e *TooBigForGitError) Error() string {
-	return fmt.Sprintf("the file is %d bytes; files of %d bytes or more are not committed to git (the host refuses them): configure storage.s3 to offload them", e.Size, e.Max)
 }
 
 // Accept stores an upload. Its stages, in order:
 //
 //  1. spool and hash, sniff and check: Spool, as the body arrived;
-//  2. strip: location metadata goes, and the hash follows the bytes;
-//  3. duplicate: bytes already on the branch get their record back, with
-//     no other work (the check the writer makes again at commit time);
-//  4. derive: image checks and thumbnails, started as soon as the file is
-//     final and running beside the duplicate check;
-//  5. veto: the owner's upload hooks may refuse it;
-//  6. place: paths, the record file and the commit message;
-//  7. commit: durable, and pushed as repo.push says;
-//  8. notify: the stored event.
+//  2. convert: a HEIC goes on as the JPEG made from it;
+//  3. strip: location metadata goes, and the hash follows the bytes;
+//  4. duplicate: bytes already stored get their record back, with no
+//     other work (the check the writer makes again at commit time);
+//  5. derive: image checks and thumbnails, video facts and poster,
+//     started as soon as the file is final, beside the duplicate check;
+//  6. veto: the owner's upload hooks may refuse it;
+//  7. offload: a file storage.offload selects goes to the bucket;
+//  8. place: paths, the record file and the commit message;
+//  9. commit: durable, and pushed as repo.push says; then the stored
+//     event.
 func (p *Pipeline) Accept(ctx context.Context, up Upload, tr Trace) (Result, error) {
 	u := &upload{Upload: up, tr: tr}
 	if u.tr == nil {
 		u.tr = noTrace{}
 	}
 	defer u.cleanup()
+	if err := p.convert(ctx, u); err != nil {
+		return Result{}, err
+	}
 	if err := p.strip(ctx, u); err != nil {
 		return Result{}, err
 	}
@@ -172,6 +180,9 @@ func (p *Pipeline) Accept(ctx context.Context, up Upload, tr Trace) (Result, err
 		return Result{}, err
 	}
 	if err := p.veto(ctx, u); err != nil {
+		return Result{}, err
+	}
+	if err := p.offload(ctx, u); err != nil {
 		return Result{}, err
 	}
 	change, err := p.place(u)
@@ -187,12 +198,21 @@ type upload struct {
 	tr   Trace
 	blob *repo.StoredBlob // the original, once written to the object store
 	path string           // the original's repository path
-	img  thumbs.Image     // what derive found and made
-	rec  record.Record
-	temp []string // files to remove when done
+	img  thumbs.Image     // what derive found and made of an image
+	// video, poster and posterImg are what derive found and made of a
+	// video: its facts, its poster frame file and the poster's
+	// thumbnails.
+	video     video.Facts
+	poster    string
+	posterImg thumbs.Image
+	source    *source // what was sent, when it was converted
+	offloaded bool    // the original went to the bucket
+	rec       record.Record
+	temp      []string // files to remove when done
 }
 
 func (u *upload) cleanup() {
+	u.cleanupMedia()
 	for _, t := range u.img.Thumbnails {
 		os.Remove(t.Path)
 	}

@@ -53,12 +53,16 @@ type derivation struct {
 func (p *Pipeline) derive(ctx context.Context, u *upload) *derivation {
 	ctx, cancel := context.WithCancel(ctx)
 	d := &derivation{done: make(chan error, 1), cancel: cancel, end: func() {}}
-	if p.opts.Images == nil || !thumbs.IsImage(u.File.Type) {
+	if !isVideo(u.File.Type) && (p.opts.Images == nil || !thumbs.IsImage(u.File.Type)) {
 		d.done <- nil
 		return d
 	}
 	d.end = u.tr.Stage(StageDerive)
 	go func() {
+		if isVideo(u.File.Type) {
+			d.done <- p.deriveVideo(ctx, u)
+			return
+		}
 		img, err := p.opts.Images.Make(ctx, u.File.Path, u.File.Type)
 		u.img = img // read by the caller after wait, which orders it
 		if err != nil {
@@ -90,6 +94,10 @@ func (d *derivation) stop() {
 // the repository writer's own (it checks again at commit time).
 func (p *Pipeline) duplicate(ctx context.Context, u *upload, d *derivation) (Result, bool, error) {
 	res, dup, err := p.opts.Repo.Duplicate(ctx, u.path)
+	if rp := p.opts.Layout.RecordPath(u.File.SHA256); !dup && err == nil && rp != "" && p.opts.Objects != nil {
+		// An offloaded file is in the repository as its record only.
+		res, dup, err = p.opts.Repo.Duplicate(ctx, rp)
+	}
 	if !dup {
 		if err != nil {
 			d.stop()
@@ -154,6 +162,12 @@ func (p *Pipeline) draft(u *upload) record.Record {
 		Storage: record.StorageRepo, Filename: u.Filename, Client: u.Client,
 		Variants: []record.Variant{},
 	}
+	if u.offloaded {
+		rec.Storage = record.StorageS3
+	}
+	if u.source != nil {
+		rec.SourceType, rec.SourceSHA256 = u.source.typ, u.source.sha256
+	}
 	rec.URL = p.opts.Layout.URL(rec.Path, rec.Storage)
 	for _, t := range u.img.Thumbnails {
 		path := p.opts.Store.ThumbnailPath(f.SHA256, t.Width, t.Ext)
@@ -162,6 +176,7 @@ func (p *Pipeline) draft(u *upload) record.Record {
 			Type: t.Type, Width: t.Width, Height: t.Height,
 		})
 	}
+	p.withVideo(u, &rec)
 	return rec
 }
 
@@ -170,13 +185,14 @@ func (p *Pipeline) draft(u *upload) record.Record {
 func (p *Pipeline) place(u *upload) (repo.Change, error) {
 	u.rec = p.draft(u)
 	u.rec.Published = p.opts.Now().UTC().Truncate(time.Second)
-	orig := repo.Blob{Path: u.path, File: u.File.Path}
-	if u.blob != nil {
-		orig.Hash = u.blob.Hash
-	}
-	c := repo.Change{Add: []repo.Blob{orig}, Message: u.rec.Message()}
-	for i, t := range u.img.Thumbnails {
-		c.Add = append(c.Add, repo.Blob{Path: u.rec.Variants[i].Path, File: t.Path})
+	c := repo.Change{Message: u.rec.Message()}
+	if !u.offloaded {
+		// The original first: the writer's duplicate check is on Add[0].
+		orig := repo.Blob{Path: u.path, File: u.File.Path}
+		if u.blob != nil {
+			orig.Hash = u.blob.Hash
+		}
+		c.Add = append(c.Add, orig)
 	}
 	if p.opts.Records {
 		file, err := p.writeRecord(u.rec)
@@ -185,6 +201,23 @@ func (p *Pipeline) place(u *upload) (repo.Change, error) {
 		}
 		u.temp = append(u.temp, file)
 		c.Add = append(c.Add, repo.Blob{Path: p.opts.Layout.RecordPath(u.rec.SHA256), File: file})
+	} else if u.offloaded {
+		return repo.Change{}, errors.New("place: an offloaded file needs site.records")
+	}
+	// Variants in the order draft listed them: the image's thumbnails,
+	// then the poster's.
+	files := make([]string, 0, len(u.img.Thumbnails)+len(u.posterImg.Thumbnails))
+	for _, t := range u.img.Thumbnails {
+		files = append(files, t.Path)
+	}
+	for _, t := range u.posterImg.Thumbnails {
+		files = append(files, t.Path)
+	}
+	for i, f := range files {
+		c.Add = append(c.Add, repo.Blob{Path: u.rec.Variants[i].Path, File: f})
+	}
+	if u.poster != "" {
+		c.Add = append(c.Add, repo.Blob{Path: p.posterPath(u.rec.SHA256, 0, "jpg"), File: u.poster})
 	}
 	return c, nil
 }

@@ -106,6 +106,11 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, tok indieauth.To
 	// meanwhile must not fail the whole delete.
 	rec := it.Record(s.layout)
 	paths := []string{it.Path}
+	if rec.Storage == record.StorageS3 {
+		// Offloaded: the repository holds its record, not its bytes. The
+		// object stays in the bucket, as history does.
+		paths = nil
+	}
 	extra := []string{s.layout.RecordPath(rec.SHA256)}
 	for _, v := range rec.Variants {
 		extra = append(extra, v.Path)

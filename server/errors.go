@@ -11,10 +11,12 @@ import (
 
 	"spano/gpsstrip"
 	"spano/hashstore"
+	"spano/heic"
 	"spano/hooks"
 	"spano/indieauth"
 	"spano/ingest"
 	"spano/netlimit"
+	"spano/objstore"
 	"spano/repo"
 	"spano/thumbs"
 )
@@ -102,7 +104,7 @@ func classify(err error) *Error {
 		size     *hashstore.SizeError
 		typ      *hashstore.TypeError
 		veto     *hooks.VetoError
-		git      *ingest.TooBigForGitError
+		git      *objstore.GitLimitError
 	)
 	switch {
 	// Request and body.
@@ -160,9 +162,18 @@ func classify(err error) *Error {
 	case errors.Is(err, thumbs.ErrTooManyPixels):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalidRequest,
 			Description: "image has too many pixels", Err: err}
-	case errors.Is(err, thumbs.ErrUndecodable):
+	case errors.Is(err, thumbs.ErrUndecodable), errors.Is(err, heic.ErrUndecodable):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalidRequest,
 			Description: "image cannot be decoded", Err: err}
+	case errors.Is(err, heic.ErrTooManyPixels):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalidRequest,
+			Description: "image has too many pixels", Err: err}
+	case errors.Is(err, thumbs.ErrMarkup):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalidRequest,
+			Description: "image metadata holds markup that a browser could run", Err: err}
+	case errors.Is(err, ingest.ErrNoConverter):
+		return &Error{Status: http.StatusUnsupportedMediaType, Code: codeInvalidRequest,
+			Description: "HEIC and HEIF images are not accepted here", Err: err}
 	case errors.Is(err, gpsstrip.ErrMalformed):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalidRequest,
 			Description: "image metadata is malformed", Err: err}
@@ -171,6 +182,8 @@ func classify(err error) *Error {
 			Description: veto.Message, Err: err}
 
 	// Repository.
+	case errors.Is(err, objstore.ErrUnavailable):
+		return unavailable("the object storage is unavailable; nothing was stored, retry later", err)
 	case errors.Is(err, repo.ErrPushFailed):
 		return unavailable("the file was committed but not yet published, retry later", err)
 	case errors.Is(err, repo.ErrClosed):

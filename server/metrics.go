@@ -12,9 +12,10 @@ import (
 
 	"spano/gpsstrip"
 	"spano/hashstore"
+	"spano/heic"
 	"spano/hooks"
 	"spano/indieauth"
-	"spano/ingest"
+	"spano/objstore"
 	"spano/record"
 	"spano/repo"
 	"spano/thumbs"
@@ -189,7 +190,7 @@ func uploadOutcome(err error, duplicate bool) (status, reason string) {
 		typ   *hashstore.TypeError
 		veto  *hooks.VetoError
 		maxBy *http.MaxBytesError
-		git   *ingest.TooBigForGitError
+		git   *objstore.GitLimitError
 	)
 	switch {
 	case errors.Is(err, indieauth.ErrNoToken):
@@ -204,10 +205,14 @@ func uploadOutcome(err error, duplicate bool) (status, reason string) {
 		return status, "too_large"
 	case errors.As(err, &typ), errors.Is(err, hashstore.ErrTypeNotAllowed):
 		return status, "type"
-	case errors.Is(err, thumbs.ErrTooManyPixels):
+	case errors.Is(err, thumbs.ErrTooManyPixels), errors.Is(err, heic.ErrTooManyPixels):
 		return status, "too_many_pixels"
-	case errors.Is(err, thumbs.ErrUndecodable), errors.Is(err, gpsstrip.ErrMalformed):
+	case errors.Is(err, thumbs.ErrUndecodable), errors.Is(err, heic.ErrUndecodable), errors.Is(err, gpsstrip.ErrMalformed):
 		return status, "undecodable"
+	case errors.Is(err, thumbs.ErrMarkup):
+		return status, "markup"
+	case errors.Is(err, objstore.ErrUnavailable):
+		return status, "storage_unavailable"
 	case errors.As(err, &veto):
 		return status, "veto"
 	case errors.As(err, &git):

@@ -24,6 +24,7 @@ import (
 	"spano/ingest"
 	"spano/internal/gittest"
 	"spano/internal/safebuf"
+	"spano/objstore"
 	"spano/record"
 	"strings"
 	"testing"
@@ -167,7 +168,7 @@ func newEnv(t *testing.T, opt envOptions) *env {
 	}
 	pipeline, err := ingest.New(ingest.Options{
 		Store: store, Repo: r, Layout: layout, Images: maker, Hooks: hk, Index: e.index,
-		StripGPS: true, Records: opt.records, MaxFileSize: opt.maxFileSize,
+		StripGPS: true, Records: opt.records, Rule: objstore.Rule{MaxFileSize: opt.maxFileSize},
 		TempDir: filepath.Join(e.data, "tmp", "thumbs"), Logger: log,
 	})
 	if err != nil {

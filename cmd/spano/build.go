@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,14 +15,20 @@ import (
 
 	"spano/config"
 	"spano/hashstore"
+	"spano/heic"
 	"spano/hooks"
 	"spano/index"
 	"spano/indieauth"
 	"spano/ingest"
+	"spano/live"
+	"spano/netlimit"
+	"spano/objstore"
 	"spano/record"
 	"spano/repo"
 	"spano/server"
 	"spano/thumbs"
+	"spano/ui"
+	"spano/video"
 )
 
 // The components of spano, each built from the config by one constructor
@@ -53,13 +61,61 @@ func newLayoutFromConfig(cfg config.Config, store *hashstore.Store) record.Layou
 // newImagesFromConfig is the thumbnail maker, writing into tmp.
 func newImagesFromConfig(cfg config.Config, tmp string) (*thumbs.Maker, error) {
 	m, err := thumbs.New(thumbs.Options{
-		Widths: cfg.Thumbnails.Widths, Quality: cfg.Thumbnails.Quality,
+		Widths: cfg.Thumbnails.Widths, Formats: cfg.Thumbnails.Formats, Quality: cfg.Thumbnails.Quality,
 		MaxPixels: cfg.Thumbnails.MaxPixels, TempDir: tmp,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("thumbnails: %w", err)
 	}
 	return m, nil
+}
+
+// newConverterFromConfig is the HEIC converter. Its decoder is made
+// ready in the background, so the first HEIC does not wait for it.
+func newConverterFromConfig(cfg config.Config, log *slog.Logger) *heic.Converter {
+	go heic.Prepare()
+	if err := heic.SystemLibrary(); err != nil {
+		log.Info("HEIC decoded in WebAssembly (install libheif for a faster, smaller decoder)", "reason", err)
+	}
+	return heic.New(heic.Options{MaxPixels: cfg.Thumbnails.MaxPixels})
+}
+
+// videoOptionsFromConfig is how videos are read: posters only when
+// video.ffmpeg names a program that is there.
+func videoOptionsFromConfig(cfg config.Config, log *slog.Logger) video.Options {
+	o := video.Options{FFmpeg: cfg.Video.FFmpeg}
+	if o.FFmpeg == "" {
+		return o
+	}
+	if _, err := exec.LookPath(o.FFmpeg); err != nil {
+		log.Info("no ffmpeg: videos get width, height and duration but no poster frame", "video.ffmpeg", o.FFmpeg)
+		o.FFmpeg = ""
+	}
+	return o
+}
+
+// newObjectsFromConfig is the bucket of storage.s3, nil when there is
+// none. It makes no request: a bucket down at start does not stop spano.
+func newObjectsFromConfig(cfg config.Config, log *slog.Logger) (*objstore.Store, error) {
+	c := cfg.Storage.S3
+	if !c.Enabled() {
+		return nil, nil
+	}
+	return objstore.New(objstore.Options{
+		Endpoint: c.Endpoint, Region: c.Region, Bucket: c.Bucket, Prefix: c.Prefix,
+		Depth: cfg.Media.Depth, Width: cfg.Media.Width,
+		AccessKey: c.AccessKey, SecretKey: c.SecretKey, PublicURL: c.PublicURL, Logger: log,
+	})
+}
+
+// ruleFromConfig says where each upload goes: the repository or the
+// bucket, and what git refuses.
+func ruleFromConfig(cfg config.Config) objstore.Rule {
+	return objstore.Rule{
+		Storage:     cfg.Storage.S3.Enabled(),
+		Offload:     objstore.Offload{MinSize: int64(cfg.Storage.Offload.MinSize), Types: cfg.Storage.Offload.Types},
+		MaxFileSize: int64(cfg.Repo.MaxFileSize),
+	}
 }
 
 // newVerifierFromConfig is the token verifier of auth.*.
@@ -75,9 +131,32 @@ func newVerifierFromConfig(ctx context.Context, cfg config.Config, reg prometheu
 		IntrospectionBearer:   cfg.Auth.IntrospectionBearer,
 		Discover:              cfg.Auth.Discover,
 		CacheTTL:              time.Duration(cfg.Auth.CacheTTL),
+		NegativeTTL:           time.Duration(cfg.Limits.TokenNegativeTTL),
+		FailuresPerMinute:     cfg.Limits.TokenFailuresPerMinute,
+		EndpointRate:          float64(cfg.Limits.TokenEndpointRate),
+		EndpointBurst:         cfg.Limits.TokenEndpointBurst,
+		TrustedProxies:        cfg.Limits.TrustedPrefixes(),
 		Registerer:            reg,
 		Logger:                log,
 	})
+}
+
+// netOptionsFromConfig are the connection limits of limits.*.
+func netOptionsFromConfig(cfg config.Config) netlimit.Options {
+	l := cfg.Limits
+	return netlimit.Options{
+		MaxConns: l.MaxConnections, ReadHeaderTimeout: time.Duration(l.ReadHeaderTimeout),
+		IdleTimeout: time.Duration(l.IdleTimeout), WriteTimeout: time.Duration(l.WriteTimeout),
+		MinRateBytes: int64(l.MinBodyBytes), MinRateWindow: time.Duration(l.MinBodyWindow),
+	}
+}
+
+// spoolOptionsFromConfig are the spool limits of limits.*.
+func spoolOptionsFromConfig(cfg config.Config) server.SpoolOptions {
+	return server.SpoolOptions{
+		Spools: cfg.Limits.MaxSpools, UnidentifiedSpools: cfg.Limits.MaxUnidentifiedSpools,
+		DataDir: cfg.DataDir, MinFree: int64(cfg.Limits.MinFree),
+	}
 }
 
 // newHooksFromConfig is the hook runner. Commands get spano's environment
@@ -113,14 +192,15 @@ func newIndexFromConfig(cfg config.Config, store *hashstore.Store, log *slog.Log
 
 // pipelineDeps are the components an upload passes through.
 type pipelineDeps struct {
-	store  *hashstore.Store
-	layout record.Layout
-	repo   *repo.Repo
-	images *thumbs.Maker
-	hooks  *hooks.Runner
-	index  *index.Index
-	tmp    string
-	log    *slog.Logger
+	store   *hashstore.Store
+	layout  record.Layout
+	repo    *repo.Repo
+	images  *thumbs.Maker
+	hooks   *hooks.Runner
+	index   *index.Index
+	objects *objstore.Store
+	tmp     string
+	log     *slog.Logger
 }
 
 // newPipelineFromConfig is the upload pipeline.
@@ -128,7 +208,9 @@ func newPipelineFromConfig(cfg config.Config, d pipelineDeps) (*ingest.Pipeline,
 	opts := ingest.Options{
 		Store: d.store, Repo: d.repo, Layout: d.layout, Images: d.images, Index: d.index,
 		StripGPS: cfg.Media.StripGPS, Records: cfg.Site.Records,
-		MaxFileSize: int64(cfg.Repo.MaxFileSize), TempDir: d.tmp, Logger: d.log,
+		Converter: newConverterFromConfig(cfg, d.log), Video: videoOptionsFromConfig(cfg, d.log),
+		Rule: ruleFromConfig(cfg), Objects: d.objects,
+		TempDir: d.tmp, Logger: d.log,
 	}
 	if d.hooks != nil {
 		opts.Hooks = d.hooks
@@ -160,4 +242,45 @@ func tempDirs(cfg config.Config, log *slog.Logger) (spool, derived string, err e
 		return "", "", fmt.Errorf("temp dir: %w", err)
 	}
 	return spool, derived, nil
+}
+
+// newUIFromConfig is the media library page, nil when ui.enabled is off.
+// Its session key lives in data_dir, so sessions survive a restart.
+func newUIFromConfig(cfg config.Config, verifier *indieauth.Verifier, embedded bool, log *slog.Logger) (*ui.Page, error) {
+	if !cfg.UI.Enabled {
+		return nil, nil
+	}
+	key, err := ui.LoadKey(filepath.Join(cfg.DataDir, "ui-session-key"))
+	if err != nil {
+		return nil, err
+	}
+	var signIn *indieauth.SignIn
+	if !embedded {
+		// The embedded default's auth.me is spano itself, which
+		// advertises no IndieAuth server: the static token signs in.
+		signIn, err = indieauth.NewSignIn(indieauth.SignInOptions{Me: cfg.Auth.Me,
+			ClientID: ui.ClientID(cfg.BaseURL), RedirectURI: ui.CallbackURL(cfg.BaseURL, cfg.UI.Path)})
+		if err != nil {
+			return nil, err
+		}
+	}
+	owner := append(slices.Clone(cfg.Auth.Scopes), cfg.Auth.DeleteScopes...)
+	return ui.New(ui.Options{Path: cfg.UI.Path, BaseURL: cfg.BaseURL, EndpointPath: cfg.EndpointPath,
+		SiteMediaURL: strings.TrimRight(cfg.Site.URL, "/") + "/" + strings.Trim(cfg.Media.URLPath, "/") + "/",
+		Me:           cfg.Auth.Me, Key: key, Verifier: verifier, SignIn: signIn,
+		Scopes: cfg.Auth.Scopes, OwnerScopes: owner, Logger: log})
+}
+
+// newLiveFromConfig is the live check, nil when site.check_live is off.
+// Its state is data_dir/live.json.
+func newLiveFromConfig(cfg config.Config, reg prometheus.Registerer, log *slog.Logger, onLive func(live.Item, time.Duration)) (*live.Checker, error) {
+	if !cfg.Site.CheckLive {
+		return nil, nil
+	}
+	return live.New(live.Options{
+		StateFile: filepath.Join(cfg.DataDir, "live.json"),
+		Allowed:   []string{strings.TrimRight(cfg.Site.URL, "/") + cfg.Media.URLPath, cfg.Storage.S3.PublicURL},
+		Timeout:   time.Duration(cfg.Site.LiveTimeout),
+		Logger:    log, Registerer: reg, OnLive: onLive,
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"spano/config"
+	"spano/ui"
 )
 
 // embeddedInfo is what the embedded default tells its user at start.
@@ -58,19 +59,25 @@ func (e *embeddedInfo) announce(log *slog.Logger, stdout io.Writer, cfg config.C
 		"push", "off (no remote)", "token_file", tokenFile, "token", tokenState,
 		"media_url", strings.TrimRight(cfg.Site.URL, "/")+cfg.Media.URLPath)
 	log.Info("try it: " + curl)
+	page := ""
+	if cfg.UI.Enabled {
+		page = strings.TrimRight(cfg.BaseURL, "/") + ui.Dir(cfg.UI.Path)
+		log.Info("media library page: open " + page + " and sign in with the token in " + tokenFile)
+	}
 
 	fmt.Fprintf(stdout, `spano is running with the embedded default configuration (no config file).
   data:       %s
   repository: %s (branch %s, no remote, nothing is pushed)
   token:      %s (%s; accepted for %q)
   media:      served at %s/...
+  library:    %s (sign in with the token in %s)
 
 Upload a file:
 
   %s
 
 `, cfg.DataDir, cfg.Repo.Path, cfg.Repo.Branch, tokenFile, tokenState, embeddedScope,
-		strings.TrimRight(cfg.Site.URL, "/")+cfg.Media.URLPath, curl)
+		strings.TrimRight(cfg.Site.URL, "/")+cfg.Media.URLPath, dash(page), tokenFile, curl)
 }
 
 // shellPath writes path so that it can be pasted into a POSIX shell: with

@@ -19,7 +19,7 @@ func TestFsck(t *testing.T) {
 	if err != nil {
 		t.Fatalf("fsck of a sound repository: %v\n%s%s", err, out, errOut)
 	}
-	if !strings.Contains(out, "checked 1 originals and 2 thumbnails under media: 0 problems") {
+	if !strings.Contains(out, "checked 1 originals, 2 thumbnails and 1 records under media, 0 offloaded objects: 0 problems") {
 		t.Errorf("fsck said %q", out)
 	}
 

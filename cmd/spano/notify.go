@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"spano/hooks"
+	"spano/live"
 	"spano/record"
 	"spano/repo"
 )
@@ -41,4 +42,45 @@ func notifyHooks(h *hooks.Runner, l record.Layout, log *slog.Logger, n repo.Noti
 		ev.Error = errText
 		h.Notify(ev)
 	}
+}
+
+// watchLive hands the live check each upload the remote now has: it polls
+// the upload's URL until the site serves it. When spano serves the site
+// itself (media.serve, site.url = base_url) an upload is live once
+// committed. A deleted upload is forgotten. It never blocks the
+// repository's goroutine: the checker's journal writes happen beside it.
+func watchLive(c *live.Checker, l record.Layout, selfServed bool, log *slog.Logger, n repo.Notice) {
+	if c == nil {
+		return
+	}
+	watch := n.Kind == repo.NoticePushed || (selfServed && n.Kind == repo.NoticeCommitted)
+	var items []live.Item
+	var gone []string
+	for _, commit := range n.Commits {
+		if rec, ok := record.FromCommit(commit, l, record.Original(l, commit.Added)); ok && rec.Size >= 0 && watch {
+			items = append(items, live.Item{SHA256: rec.SHA256, URL: rec.URL, Size: rec.Size, Committed: commit.Time})
+		}
+		if rec, ok := record.FromCommit(commit, l, record.Original(l, commit.Deleted)); ok && n.Kind == repo.NoticeCommitted {
+			gone = append(gone, rec.SHA256)
+		}
+	}
+	if len(items)+len(gone) == 0 {
+		return
+	}
+	go func() {
+		for _, it := range items {
+			mark := c.Watch
+			if selfServed {
+				mark = c.MarkLive
+			}
+			if err := mark(it); err != nil {
+				log.Warn("live check: cannot watch upload", "url", it.URL, "err", err)
+			}
+		}
+		for _, sha := range gone {
+			if err := c.Forget(sha); err != nil {
+				log.Warn("live check: cannot forget deleted upload", "sha256", sha, "err", err)
+			}
+		}
+	}()
 }

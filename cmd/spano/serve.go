@@ -17,8 +17,12 @@ import (
 
 	"spano/config"
 	"spano/hooks"
+	"spano/live"
+	"spano/netlimit"
+	"spano/record"
 	"spano/repo"
 	"spano/server"
+	"spano/ui"
 )
 
 // Shutdown deadlines. In-flight uploads get a while to finish; pending
@@ -99,7 +103,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if embedded != nil {
 		embedded.announce(log, stdout, cfg)
 	}
-	return serve(ctx, cfg, ln, log)
+	return serve(ctx, cfg, ln, log, embedded != nil)
 }
 
 // findConfig applies the lookup order of SPEC.md: -config, $SPANO_CONFIG,
@@ -143,7 +147,7 @@ func newLogger(w io.Writer, c config.LogConfig) (*slog.Logger, error) {
 // serve builds the components from cfg, serves on ln until ctx ends and
 // shuts down: stop accepting, finish in-flight requests, push what is
 // pending, deliver queued hook events.
-func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Logger) error {
+func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Logger, embedded bool) error {
 	spool, derived, err := tempDirs(cfg, log)
 	if err != nil {
 		return err
@@ -167,6 +171,10 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 	if err != nil {
 		return err
 	}
+	objects, err := newObjectsFromConfig(cfg, log)
+	if err != nil {
+		return err
+	}
 	verifier, err := newVerifierFromConfig(ctx, cfg, reg, log)
 	if err != nil {
 		return err
@@ -176,6 +184,16 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		return err
 	}
 	defer closeHooks(runner, log)
+	checker, err := newLiveFromConfig(cfg, reg, log, func(it live.Item, took time.Duration) {
+		runner.Notify(hooks.EventOf(hooks.EventPublished, record.Record{URL: it.URL, SHA256: it.SHA256, Size: it.Size}, "", time.Now()))
+	})
+	if err != nil {
+		return err
+	}
+	if checker != nil {
+		defer closeLive(checker, log)
+	}
+	selfServed := cfg.Media.Serve && strings.TrimRight(cfg.Site.URL, "/") == strings.TrimRight(cfg.BaseURL, "/")
 
 	// The index hears of every commit; notices before Load are queued.
 	media := newIndexFromConfig(cfg, store, log)
@@ -183,6 +201,7 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		media.Apply(n)
 		metrics.Notice(n)
 		notifyHooks(runner, layout, log, n)
+		watchLive(checker, layout, selfServed, log, n)
 	}))
 	if err != nil {
 		return err
@@ -194,15 +213,26 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 	}
 
 	pipeline, err := newPipelineFromConfig(cfg, pipelineDeps{
-		store: store, layout: layout, repo: r, images: images, hooks: runner, index: media, tmp: derived, log: log,
+		store: store, layout: layout, repo: r, images: images, hooks: runner, index: media,
+		objects: objects, tmp: derived, log: log,
 	})
+	if err != nil {
+		return err
+	}
+	page, err := newUIFromConfig(cfg, verifier, embedded, log)
 	if err != nil {
 		return err
 	}
 	opts := serverOptionsFromConfig(cfg)
 	opts.Verifier, opts.Repo, opts.Pipeline, opts.Layout, opts.Hooks, opts.Index = verifier, r, pipeline, layout, runner, media
+	opts.Spooler = server.NewSpooler(pipeline.Spool, spoolOptionsFromConfig(cfg))
 	opts.Metrics, opts.Gatherer, opts.Logger = metrics, reg, log
-	srv := newHTTPServer(ctx, server.New(opts), log)
+	if page != nil {
+		opts.Session, opts.UI = page, page
+		opts.UIPath, opts.UIMediaPath = ui.Dir(cfg.UI.Path), ui.MediaPath(cfg.UI.Path)
+	}
+	nl := netOptionsFromConfig(cfg)
+	srv := newHTTPServer(ctx, verifier.Middleware(server.New(opts)), nl, log)
 
 	log.Info("spano listening",
 		"addr", ln.Addr().String(),
@@ -211,21 +241,20 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		"repo", cfg.Repo.Path, "branch", cfg.Repo.Branch,
 		"remote", repo.RedactURL(cfg.Repo.Remote), "push", string(cfg.Repo.Push),
 		"media_dir", cfg.Media.Dir, "serve_media", cfg.Media.Serve,
+		"object_storage", cfg.Storage.S3.Enabled(),
 		"tokens", verifier.Mode(),
 		"version", versionString())
-	return listenUntil(ctx, srv, ln, log)
+	return listenUntil(ctx, srv, netlimit.Listener(ln, nl), log)
 }
 
-// newHTTPServer serves handler. Requests keep running during Shutdown:
-// their context must not end with the signal that started it.
-func newHTTPServer(ctx context.Context, handler http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+// newHTTPServer serves handler with the deadlines of nl (limits.*).
+// Requests keep running during Shutdown: their context must not end with
+// the signal that started it.
+func newHTTPServer(ctx context.Context, handler http.Handler, nl netlimit.Options, log *slog.Logger) *http.Server {
+	srv := netlimit.NewServer(handler, nl)
+	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
+	return srv
 }
 
 // listenUntil serves on ln until ctx ends, then finishes the requests in
@@ -254,6 +283,15 @@ func closeRepo(r *repo.Repo, log *slog.Logger) {
 	defer cancel()
 	if err := r.Close(ctx); err != nil {
 		log.Warn("repository closed with commits not yet pushed; they go out at the next start", "err", err)
+	}
+}
+
+// closeLive saves which uploads are still to be polled, for the next start.
+func closeLive(c *live.Checker, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), hooksCloseTimout)
+	defer cancel()
+	if err := c.Close(ctx); err != nil {
+		log.Warn("live check state not saved", "err", err)
 	}
 }
 
