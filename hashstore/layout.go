@@ -63,7 +63,7 @@ func (s *Store) join(rel string) string {
 // shards returns the shard folders of a hash with a trailing slash
 // ("ab/cd/"), or "" at depth 0.
 func (s *Store) shards(sha256 string) string {
-	if !isHash(sha256) {
+	if !IsHash(sha256) {
 		panic(fmt.Sprintf("hashstore: %.80q is not a lowercase hex SHA-256", sha256))
 	}
 	var b strings.Builder
@@ -105,7 +105,7 @@ func (s *Store) Parse(rel string) (Ref, error) {
 		return bad("unknown extension")
 	}
 	hash, width, thumb := strings.Cut(stem, "-")
-	if !isHash(hash) {
+	if !IsHash(hash) {
 		return bad("not a lowercase hex SHA-256")
 	}
 	ref := Ref{SHA256: hash, Ext: ext}
@@ -149,8 +149,9 @@ func parseWidth(s string) (int, error) {
 	return w, nil
 }
 
-// isHash reports whether s is 64 lowercase hex characters.
-func isHash(s string) bool {
+// IsHash reports whether s is a SHA-256 as spano writes it: 64 lowercase
+// hex characters. The one check, for paths, records and object keys.
+func IsHash(s string) bool {
 	if len(s) != 64 {
 		return false
 	}

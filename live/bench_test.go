@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"spano/internal/atomicfile"
 	"strconv"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func BenchmarkAppendFsyncFloor(b *testing.B) {
 func BenchmarkFsyncFloor(b *testing.B) {
 	p := filepath.Join(b.TempDir(), "x")
 	for range b.N {
-		if err := writeAtomic(p, []byte("{}\n")); err != nil {
+		if err := atomicfile.Write(p, []byte("{}\n"), 0o600); err != nil {
 			b.Fatal(err)
 		}
 	}

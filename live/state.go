@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"spano/internal/atomicfile"
 	"strings"
 	"time"
 )
@@ -241,7 +242,7 @@ func (c *Checker) compactLocked() error {
 	if err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
-	if err := writeAtomic(c.opts.StateFile, append(b, '\n')); err != nil {
+	if err := atomicfile.Write(c.opts.StateFile, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	if err := c.journal.Truncate(0); err != nil {
@@ -252,36 +253,4 @@ func (c *Checker) compactLocked() error {
 	}
 	c.journalLines = 0
 	return nil
-}
-
-func writeAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -353,7 +353,7 @@ func (s *Store) PublicURL(sha256, ext string) string {
 
 // rel is the key below the prefix.
 func (s *Store) rel(sha256, ext string) string {
-	if !isHash(sha256) {
+	if !hashstore.IsHash(sha256) {
 		panic(fmt.Sprintf("objstore: %.80q is not a lowercase hex SHA-256", sha256))
 	}
 	if _, ok := hashstore.TypeFor(ext); !ok {
@@ -368,20 +368,6 @@ func (s *Store) rel(sha256, ext string) string {
 	b.WriteByte('.')
 	b.WriteString(ext)
 	return b.String()
-}
-
-// isHash reports whether s is 64 lowercase hex characters.
-func isHash(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -29,7 +29,7 @@ type Object struct {
 }
 
 func (o Object) check() error {
-	if !isHash(o.SHA256) {
+	if !hashstore.IsHash(o.SHA256) {
 		return fmt.Errorf("sha256 %.80q is not 64 lowercase hex", o.SHA256)
 	}
 	if _, ok := hashstore.TypeFor(o.Ext); !ok {

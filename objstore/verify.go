@@ -144,7 +144,7 @@ func (s *Store) parseKey(rel string) (sha, ext string) {
 		return "", ""
 	}
 	sha, ext, ok := strings.Cut(parts[s.depth], ".")
-	if !ok || !isHash(sha) {
+	if !ok || !hashstore.IsHash(sha) {
 		return "", ""
 	}
 	if _, known := hashstore.TypeFor(ext); !known {

@@ -69,7 +69,7 @@ func (l Layout) RecordHash(p string) (string, bool) {
 		return "", false
 	}
 	sha, ok := strings.CutSuffix(path.Base(rel), ".json")
-	if !ok || !IsHash(sha) || rel != l.Store.Shards(sha)+sha+".json" {
+	if !ok || !hashstore.IsHash(sha) || rel != l.Store.Shards(sha)+sha+".json" {
 		return "", false
 	}
 	return sha, true

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"spano/hashstore"
 	"spano/repo"
 )
 
@@ -183,21 +184,8 @@ func Parse(b []byte) (Record, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return Record{}, fmt.Errorf("parse record: %w", err)
 	}
-	if !IsHash(r.SHA256) || r.Type == "" || r.Path == "" || (r.Storage != StorageRepo && r.Storage != StorageS3) {
+	if !hashstore.IsHash(r.SHA256) || r.Type == "" || r.Path == "" || (r.Storage != StorageRepo && r.Storage != StorageS3) {
 		return Record{}, fmt.Errorf("parse record: %w", ErrNotUpload)
 	}
 	return r, nil
-}
-
-// IsHash reports whether s is 64 lowercase hex characters.
-func IsHash(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, c := range s {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -135,27 +135,16 @@ func call[T any](ctx context.Context, send func(context.Context, func(*writer)) 
 }
 
 // do runs f on the writer goroutine.
-func (r *Repo) do(ctx context.Context, f func(*writer)) error {
-	r.notReentrant()
-	select {
-	case <-r.closed:
-		return ErrClosed
-	default:
-	}
-	select {
-	case r.ops <- f:
-		return nil
-	case <-r.closed:
-		return ErrClosed
-	case <-r.stopped:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (r *Repo) do(ctx context.Context, f func(*writer)) error { return hand(ctx, r, r.ops, f) }
 
 // submit hands a commit to the writer, which groups the commits waiting.
 func (r *Repo) submit(ctx context.Context, req *commitReq) error {
+	return hand(ctx, r, r.commits, req)
+}
+
+// hand gives v to the writer on ch, unless the repository is closed or
+// ctx ends first.
+func hand[T any](ctx context.Context, r *Repo, ch chan<- T, v T) error {
 	r.notReentrant()
 	select {
 	case <-r.closed:
@@ -163,7 +152,7 @@ func (r *Repo) submit(ctx context.Context, req *commitReq) error {
 	default:
 	}
 	select {
-	case r.commits <- req:
+	case ch <- v:
 		return nil
 	case <-r.closed:
 		return ErrClosed

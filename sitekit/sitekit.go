@@ -27,6 +27,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"spano/internal/atomicfile"
 	"strings"
 	"text/template"
 )
@@ -260,30 +261,5 @@ func writeOne(path string, content []byte, force bool) (Action, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", err
 	}
-	return action, writeAtomic(path, content)
-}
-
-// writeAtomic writes a temp file beside path and renames it over path, so
-// a reader (or a generator watching the folder) never sees half a file.
-func writeAtomic(path string, content []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".spano-kit-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(content); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return action, atomicfile.Write(path, content, 0o644)
 }
