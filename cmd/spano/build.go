@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -216,6 +217,37 @@ func newPipelineFromConfig(cfg config.Config, d pipelineDeps) (*ingest.Pipeline,
 		opts.Hooks = d.hooks
 	}
 	return ingest.New(opts)
+}
+
+// handlerDeps are what the HTTP side needs beside the pipeline's parts.
+type handlerDeps struct {
+	verifier *indieauth.Verifier
+	metrics  *server.Metrics
+	reg      *prometheus.Registry
+	embedded bool
+}
+
+// newHandlerFromConfig is every route of spano: the endpoint with its
+// pipeline and spool limits, the library page, media, health, metrics;
+// the verifier's middleware notes each client's address for its limits.
+func newHandlerFromConfig(cfg config.Config, p pipelineDeps, h handlerDeps) (http.Handler, error) {
+	pipeline, err := newPipelineFromConfig(cfg, p)
+	if err != nil {
+		return nil, err
+	}
+	page, err := newUIFromConfig(cfg, h.verifier, h.embedded, p.log)
+	if err != nil {
+		return nil, err
+	}
+	opts := serverOptionsFromConfig(cfg)
+	opts.Verifier, opts.Repo, opts.Pipeline, opts.Layout, opts.Hooks, opts.Index = h.verifier, p.repo, pipeline, p.layout, p.hooks, p.index
+	opts.Spooler = server.NewSpooler(pipeline.Spool, spoolOptionsFromConfig(cfg))
+	opts.Metrics, opts.Gatherer, opts.Logger = h.metrics, h.reg, p.log
+	if page != nil {
+		opts.Session, opts.UI = page, page
+		opts.UIPath, opts.UIMediaPath = ui.Dir(cfg.UI.Path), ui.MediaPath(cfg.UI.Path)
+	}
+	return h.verifier.Middleware(server.New(opts)), nil
 }
 
 // serverOptionsFromConfig is server.Options of the endpoint's keys.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"time"
 
 	"spano/hooks"
 	"spano/live"
@@ -83,4 +84,9 @@ func watchLive(c *live.Checker, l record.Layout, selfServed bool, log *slog.Logg
 			}
 		}
 	}()
+}
+
+// published is the hook event of an upload the site now serves.
+func published(h *hooks.Runner, it live.Item) {
+	h.Notify(hooks.EventOf(hooks.EventPublished, record.Record{URL: it.URL, SHA256: it.SHA256, Size: it.Size}, "", time.Now()))
 }

@@ -19,10 +19,8 @@ import (
 	"spano/hooks"
 	"spano/live"
 	"spano/netlimit"
-	"spano/record"
 	"spano/repo"
 	"spano/server"
-	"spano/ui"
 )
 
 // Shutdown deadlines. In-flight uploads get a while to finish; pending
@@ -184,25 +182,20 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		return err
 	}
 	defer closeHooks(runner, log)
-	checker, err := newLiveFromConfig(cfg, reg, log, func(it live.Item, took time.Duration) {
-		runner.Notify(hooks.EventOf(hooks.EventPublished, record.Record{URL: it.URL, SHA256: it.SHA256, Size: it.Size}, "", time.Now()))
-	})
+	checker, err := newLiveFromConfig(cfg, reg, log, func(it live.Item, _ time.Duration) { published(runner, it) })
 	if err != nil {
 		return err
 	}
 	if checker != nil {
 		defer closeLive(checker, log)
 	}
-	selfServed := cfg.Media.Serve && strings.TrimRight(cfg.Site.URL, "/") == strings.TrimRight(cfg.BaseURL, "/")
-
-	// The index hears of every commit; notices before Load are queued.
 	media := newIndexFromConfig(cfg, store, log)
-	r, err := repo.Open(ctx, repoOptionsFromConfig(cfg, log, func(n repo.Notice) {
+	r, err := openRepo(ctx, cfg, log, func(n repo.Notice) {
 		media.Apply(n)
 		metrics.Notice(n)
 		notifyHooks(runner, layout, log, n)
-		watchLive(checker, layout, selfServed, log, n)
-	}))
+		watchLive(checker, layout, selfServed(cfg), log, n)
+	})
 	if err != nil {
 		return err
 	}
@@ -212,39 +205,35 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		return err
 	}
 
-	pipeline, err := newPipelineFromConfig(cfg, pipelineDeps{
+	handler, err := newHandlerFromConfig(cfg, pipelineDeps{
 		store: store, layout: layout, repo: r, images: images, hooks: runner, index: media,
 		objects: objects, tmp: derived, log: log,
-	})
+	}, handlerDeps{verifier: verifier, metrics: metrics, reg: reg, embedded: embedded})
 	if err != nil {
 		return err
-	}
-	page, err := newUIFromConfig(cfg, verifier, embedded, log)
-	if err != nil {
-		return err
-	}
-	opts := serverOptionsFromConfig(cfg)
-	opts.Verifier, opts.Repo, opts.Pipeline, opts.Layout, opts.Hooks, opts.Index = verifier, r, pipeline, layout, runner, media
-	opts.Spooler = server.NewSpooler(pipeline.Spool, spoolOptionsFromConfig(cfg))
-	opts.Metrics, opts.Gatherer, opts.Logger = metrics, reg, log
-	if page != nil {
-		opts.Session, opts.UI = page, page
-		opts.UIPath, opts.UIMediaPath = ui.Dir(cfg.UI.Path), ui.MediaPath(cfg.UI.Path)
 	}
 	nl := netOptionsFromConfig(cfg)
-	srv := newHTTPServer(ctx, verifier.Middleware(server.New(opts)), nl, log)
+	srv := newHTTPServer(ctx, handler, nl, log)
 
-	log.Info("spano listening",
-		"addr", ln.Addr().String(),
-		"endpoint", strings.TrimRight(cfg.BaseURL, "/")+cfg.EndpointPath,
-		"site", cfg.Site.URL,
+	log.Info("spano listening", "addr", ln.Addr().String(),
+		"endpoint", strings.TrimRight(cfg.BaseURL, "/")+cfg.EndpointPath, "site", cfg.Site.URL,
 		"repo", cfg.Repo.Path, "branch", cfg.Repo.Branch,
 		"remote", repo.RedactURL(cfg.Repo.Remote), "push", string(cfg.Repo.Push),
 		"media_dir", cfg.Media.Dir, "serve_media", cfg.Media.Serve,
-		"object_storage", cfg.Storage.S3.Enabled(),
-		"tokens", verifier.Mode(),
-		"version", versionString())
+		"object_storage", cfg.Storage.S3.Enabled(), "tokens", verifier.Mode(), "version", versionString())
 	return listenUntil(ctx, srv, netlimit.Listener(ln, nl), log)
+}
+
+// openRepo opens the site repository; notify hears of every commit, push
+// and fetch (the index queues what comes before its Load).
+func openRepo(ctx context.Context, cfg config.Config, log *slog.Logger, notify func(repo.Notice)) (*repo.Repo, error) {
+	return repo.Open(ctx, repoOptionsFromConfig(cfg, log, notify))
+}
+
+// selfServed reports whether spano serves the site itself (media.serve,
+// site.url = base_url): an upload is then live once committed.
+func selfServed(cfg config.Config) bool {
+	return cfg.Media.Serve && strings.TrimRight(cfg.Site.URL, "/") == strings.TrimRight(cfg.BaseURL, "/")
 }
 
 // newHTTPServer serves handler with the deadlines of nl (limits.*).
