@@ -358,3 +358,26 @@ func TestRemoteMessagesRedacted(t *testing.T) {
 		t.Errorf("progress meter kept: %q", got)
 	}
 }
+
+// TestPushLock: one process at a time pushes from a clone. A second Repo
+// on it (spano unblock while spano serve runs) neither pushes nor
+// unblocks, saying why, until the first is closed.
+func TestPushLock(t *testing.T) {
+	remote := gittest.NewRemote(t, nil)
+	path := filepath.Join(t.TempDir(), "clone.git")
+	first, err := Open(context.Background(), Options{Path: path, Remote: remote, Push: PushAsync, Backoff: fastBackoff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := open(t, Options{Path: path, Remote: remote, Push: PushAsync})
+	_, err = second.Unblock(context.Background(), "")
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), fmt.Sprint("process ", os.Getpid())) {
+		t.Errorf("Unblock beside another pusher: %v", err)
+	}
+	if err := first.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.Unblock(context.Background(), ""); !errors.Is(err, ErrNothingBlocked) {
+		t.Errorf("Unblock once the other closed: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -50,10 +51,15 @@ type pusher struct {
 	// blockedAt is the branch head the refused push carried: only a
 	// newer commit makes the pusher try again. Pusher goroutine only.
 	blockedAt plumbing.Hash
+
+	// lock is the clone's push lock, taken by the first push (see
+	// acquire); lockless is set where the system has no such locks.
+	lock     *os.File
+	lockless bool
 }
 
 func newPusher(r *Repo) *pusher {
-	return &pusher{
+	p := &pusher{
 		r:        r,
 		st:       r.newStorage(),
 		kickc:    make(chan bool, 1),
@@ -61,6 +67,10 @@ func newPusher(r *Repo) *pusher {
 		unblockc: make(chan unblockReq),
 		done:     make(chan error, 1),
 	}
+	// Taken now, so that a second process on the clone learns at once
+	// that this one runs; a failure is retried by each push.
+	_ = p.acquire()
+	return p
 }
 
 // kick asks for a push. It never blocks: a kick already waiting covers
@@ -116,7 +126,7 @@ func (p *pusher) run() {
 				// Debounce: a gallery of uploads becomes one push and one
 				// site build.
 				if ctx, stopping := p.debounce(); stopping {
-					p.done <- p.final(ctx)
+					p.done <- p.finish(ctx)
 					return
 				}
 			}
@@ -125,7 +135,7 @@ func (p *pusher) run() {
 			p.unblock(req)
 			continue
 		case ctx := <-p.stopc:
-			p.done <- p.final(ctx)
+			p.done <- p.finish(ctx)
 			return
 		}
 		retry = nil
@@ -176,6 +186,12 @@ func (p *pusher) debounce() (context.Context, bool) {
 			return ctx, true
 		}
 	}
+}
+
+// finish makes the final push and drops the push lock.
+func (p *pusher) finish(ctx context.Context) error {
+	defer p.release()
+	return p.final(ctx)
 }
 
 func (p *pusher) final(ctx context.Context) error {
@@ -254,6 +270,9 @@ var errRejected = errors.New("remote rejected the push")
 // when the remote moved, at most PushAttempts rounds.
 func (p *pusher) push(ctx context.Context) error {
 	p.started = p.r.opts.Now()
+	if err := p.acquire(); err != nil {
+		return err
+	}
 	var last error
 	// A round that found the remote moved made progress (the remote is
 	// up, the commits now sit on its head): such rounds have a budget of

@@ -80,6 +80,9 @@ func (p *pusher) unblock(req unblockReq) {
 }
 
 func (p *pusher) drop(ctx context.Context, target string) (Unblocked, error) {
+	if err := p.acquire(); err != nil {
+		return Unblocked{}, err
+	}
 	if target == "" {
 		b := p.blockedNow.Load()
 		if b == nil {
