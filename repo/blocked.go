@@ -206,7 +206,7 @@ func (p *pusher) onBlocked(b *PushBlockedError) {
 	}
 	if loud {
 		p.r.log.Error("the remote refuses a commit and will keep refusing it: the push queue is blocked; run `spano unblock` to drop the commit and push the others",
-			"remote", RedactURL(p.r.opts.Remote), "commit", b.Commit, "reason", b.Reason, "waiting", p.r.Pending())
+			"remote", RedactURL(p.r.opts.Remote), "commit", b.Commit, "reason", b.Reason, "unpushed", p.r.Pending())
 		refused := CommitInfo{Hash: b.Commit}
 		if info, err := p.info(ctx, b.Commit); err == nil {
 			refused = info

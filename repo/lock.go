@@ -8,7 +8,7 @@ import (
 // ErrLocked: another process (spano serve, most likely) pushes from this
 // clone. Only one may: two writers of one clone would each move its
 // branch under the other.
-var ErrLocked = errors.New("another spano process pushes from this repository; stop it first")
+var ErrLocked = errors.New("another spano process pushes from this repository")
 
 // lockName is the push lock, inside the bare clone, where git ignores it.
 const lockName = "spano-push.lock"

@@ -53,7 +53,7 @@ func runUnblock(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		r.Close(context.Background())
 		if errors.Is(err, repo.ErrLocked) {
-			return fmt.Errorf("%w (stop spano serve, then run spano unblock again)", err)
+			return fmt.Errorf("%w; stop spano serve, then run spano unblock again", err)
 		}
 		return err
 	}
