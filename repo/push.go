@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 )
 
 // fetchedRef receives the remote's branch on a fetch. The writer moves the
@@ -32,24 +35,42 @@ const networkTimeout = 10 * time.Minute
 // forces: every update it sends names the remote's current head as the
 // old value, and the remote refuses it if that is no longer true.
 type pusher struct {
-	r     *Repo
-	st    *storage
-	kickc chan bool // true: push now, without push_delay
-	stopc chan context.Context
-	done  chan error
+	r        *Repo
+	st       *storage
+	kickc    chan bool // true: push now, without push_delay
+	stopc    chan context.Context
+	unblockc chan unblockReq
+	done     chan error
 	// started is when the current push began, for Notice.Duration. Only
 	// the pusher goroutine touches it.
 	started time.Time
+
+	// blockedNow is the refusal the push queue is blocked behind, nil
+	// when it is not; Repo.Blocked reads it from any goroutine.
+	blockedNow atomic.Pointer[PushBlockedError]
+	// blockedAt is the branch head the refused push carried: only a
+	// newer commit makes the pusher try again. Pusher goroutine only.
+	blockedAt plumbing.Hash
+
+	// lock is the clone's push lock, taken by the first push (see
+	// acquire); lockless is set where the system has no such locks.
+	lock     *os.File
+	lockless bool
 }
 
 func newPusher(r *Repo) *pusher {
-	return &pusher{
-		r:     r,
-		st:    r.newStorage(),
-		kickc: make(chan bool, 1),
-		stopc: make(chan context.Context),
-		done:  make(chan error, 1),
+	p := &pusher{
+		r:        r,
+		st:       r.newStorage(),
+		kickc:    make(chan bool, 1),
+		stopc:    make(chan context.Context),
+		unblockc: make(chan unblockReq),
+		done:     make(chan error, 1),
 	}
+	// Taken now, so that a second process on the clone learns at once
+	// that this one runs; a failure is retried by each push.
+	_ = p.acquire()
+	return p
 }
 
 // kick asks for a push. It never blocks: a kick already waiting covers
@@ -96,25 +117,42 @@ func (p *pusher) run() {
 				// (A sync commit has a client waiting and tries at once.)
 				continue
 			}
+			if p.stillBlocked() {
+				// Refused for good, and nothing new to try: the callers
+				// waiting are told so, the remote is left alone.
+				continue
+			}
 			if !now && p.r.opts.Push == PushAsync && p.r.opts.PushDelay > 0 {
 				// Debounce: a gallery of uploads becomes one push and one
 				// site build.
 				if ctx, stopping := p.debounce(); stopping {
-					p.done <- p.final(ctx)
+					p.done <- p.finish(ctx)
 					return
 				}
 			}
 		case <-retry:
+		case req := <-p.unblockc:
+			p.unblock(req)
+			continue
 		case ctx := <-p.stopc:
-			p.done <- p.final(ctx)
+			p.done <- p.finish(ctx)
 			return
 		}
 		retry = nil
 		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
 		err := p.push(ctx)
 		cancel()
-		if err == nil {
+		var blocked *PushBlockedError
+		switch {
+		case err == nil:
 			failures = 0
+			p.unblocked()
+			continue
+		case errors.As(err, &blocked):
+			// No retry: the remote will refuse it again. A new commit
+			// gets one try; Unblock drops the commit.
+			failures = 0
+			p.onBlocked(blocked)
 			continue
 		}
 		failures++
@@ -150,16 +188,56 @@ func (p *pusher) debounce() (context.Context, bool) {
 	}
 }
 
+// finish makes the final push and drops the push lock.
+func (p *pusher) finish(ctx context.Context) error {
+	defer p.release()
+	return p.final(ctx)
+}
+
 func (p *pusher) final(ctx context.Context) error {
 	head, tracked, err := p.snapshot(ctx)
 	if err != nil || head == tracked {
 		return err
 	}
-	if err := p.push(ctx); err != nil {
-		p.failed(err)
-		return fmt.Errorf("final push: %w", err)
+	if b := p.blockedNow.Load(); b != nil && head == p.blockedAt {
+		p.failedBlocked(ctx, b)
+		return fmt.Errorf("final push: %w", b)
 	}
-	return nil
+	err = p.push(ctx)
+	var blocked *PushBlockedError
+	switch {
+	case err == nil:
+		p.unblocked()
+		return nil
+	case errors.As(err, &blocked):
+		p.onBlocked(blocked)
+	default:
+		p.failed(err)
+	}
+	return fmt.Errorf("final push: %w", err)
+}
+
+// stillBlocked reports that the push queue is blocked behind a refused
+// commit and no commit came since the refused push; the callers waiting
+// for a push are then answered with the refusal.
+func (p *pusher) stillBlocked() bool {
+	b := p.blockedNow.Load()
+	if b == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	head, _, err := p.snapshot(ctx)
+	if err != nil || head != p.blockedAt {
+		return false
+	}
+	p.failedBlocked(ctx, b)
+	return true
+}
+
+// failedBlocked answers the callers waiting for a push with b.
+func (p *pusher) failedBlocked(ctx context.Context, b *PushBlockedError) {
+	_, _ = call(ctx, p.r.internal, func(w *writer) []CommitInfo { return w.pushFailed(b) })
 }
 
 func (p *pusher) failed(err error) {
@@ -192,6 +270,9 @@ var errRejected = errors.New("remote rejected the push")
 // when the remote moved, at most PushAttempts rounds.
 func (p *pusher) push(ctx context.Context) error {
 	p.started = p.r.opts.Now()
+	if err := p.acquire(); err != nil {
+		return err
+	}
 	var last error
 	// A round that found the remote moved made progress (the remote is
 	// up, the commits now sit on its head): such rounds have a budget of
@@ -206,7 +287,14 @@ func (p *pusher) push(ctx context.Context) error {
 				return err
 			}
 		}
-		moved, err := p.attempt(ctx)
+		moved, err := p.attempt(ctx, plumbing.ZeroHash)
+		if permanent(err) {
+			// The remote refuses the push for a reason of its own (a
+			// hook, a protected branch, a file too large): find the
+			// commit it refuses, pushing those before it.
+			moved, err = p.isolate(ctx, err)
+		}
+		var blocked *PushBlockedError
 		switch {
 		case err == nil && !moved:
 			return nil
@@ -215,9 +303,8 @@ func (p *pusher) push(ctx context.Context) error {
 			if moves++; moves <= maxMoves {
 				attempt--
 			}
-		case errors.Is(err, errRejected) && !raced(err):
-			// Refused for a reason of the remote's own (a protected
-			// branch, a hook): retrying at once will not help.
+		case errors.As(err, &blocked), permanent(err):
+			// Retrying at once will not help.
 			return err
 		default:
 			last = err
@@ -228,15 +315,20 @@ func (p *pusher) push(ctx context.Context) error {
 
 var errMoved = errors.New("remote branch moved")
 
-// attempt makes one push. moved reports that the remote had moved and the
-// commits were re-applied onto it: the caller tries again.
-func (p *pusher) attempt(ctx context.Context) (moved bool, err error) {
+// attempt makes one push of the branch up to commit to (zero: its head),
+// an unpushed commit on its first-parent line. moved reports that the
+// remote had moved and the commits were re-applied onto it: the caller
+// tries again.
+func (p *pusher) attempt(ctx context.Context, to plumbing.Hash) (moved bool, err error) {
 	head, tracked, err := p.snapshot(ctx)
 	if err != nil {
 		return false, err
 	}
-	if head == tracked {
-		return false, p.pushed(ctx, head)
+	if to.IsZero() {
+		to = head
+	}
+	if to == tracked {
+		return false, p.pushed(ctx, to)
 	}
 	sess, remoteHead, caps, err := p.open(ctx)
 	if err != nil {
@@ -245,9 +337,9 @@ func (p *pusher) attempt(ctx context.Context) (moved bool, err error) {
 	defer sess.Close()
 
 	switch {
-	case remoteHead == head:
+	case remoteHead == to:
 		// Pushed before, but spano stopped before it could record it.
-		return false, p.pushed(ctx, head)
+		return false, p.pushed(ctx, to)
 	case remoteHead != tracked && !remoteHead.IsZero():
 		if err := p.fetchAndReapply(ctx, tracked); err != nil {
 			return false, err
@@ -259,12 +351,21 @@ func (p *pusher) attempt(ctx context.Context) (moved bool, err error) {
 	if remoteHead.IsZero() {
 		from = plumbing.ZeroHash // a new (or deleted) branch: send it all
 	}
-	hashes, err := newObjects(p.st, from, head)
+	hashes, err := newObjects(p.st, from, to)
 	if err != nil {
 		return false, fmt.Errorf("list objects to push: %w", err)
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(caps)
-	req.Commands = []*packp.Command{{Name: p.r.branch, Old: remoteHead, New: head}}
+	req.Commands = []*packp.Command{{Name: p.r.branch, Old: remoteHead, New: to}}
+	// The side band carries what the remote's hooks print: why it
+	// refuses a push ("GH001: Large files detected").
+	msgs := &remoteMessages{}
+	if caps.Supports(capability.Sideband64k) {
+		req.Capabilities.Set(capability.Sideband64k)
+	} else if caps.Supports(capability.Sideband) {
+		req.Capabilities.Set(capability.Sideband)
+	}
+	req.Progress = msgs
 	pr, pw := io.Pipe()
 	req.Packfile = pr
 	encoded := make(chan error, 1)
@@ -279,24 +380,25 @@ func (p *pusher) attempt(ctx context.Context) (moved bool, err error) {
 		err = encErr
 	}
 	if err != nil {
-		if rejected(err) {
-			return false, fmt.Errorf("%w: %v", errRejected, err)
+		if rejected(err) || status != nil && status.Error() != nil {
+			return false, &refusal{status: p.r.redact(err.Error()), remote: p.r.redact(msgs.text())}
 		}
 		return false, fmt.Errorf("push %s: %w", p.r.opts.Branch, err)
 	}
 	if status != nil {
 		if err := status.Error(); err != nil {
-			return false, fmt.Errorf("%w: %v", errRejected, err)
+			return false, &refusal{status: p.r.redact(err.Error()), remote: p.r.redact(msgs.text())}
 		}
 	}
-	return false, p.pushed(ctx, head)
+	return false, p.pushed(ctx, to)
 }
 
 // rejected tells a refused update from a broken connection. go-git
 // reports a refused update as a plain error whose text holds the
-// reason: "non-fast-forward", "fetch first", a hook's "declined".
+// reason: "non-fast-forward", "fetch first", a hook's "declined", a
+// host's "protected branch" or "file too large".
 func rejected(err error) bool {
-	return raced(err) || containsAny(err.Error(), "rejected", "declined")
+	return raced(err) || containsAny(strings.ToLower(err.Error()), "rejected", "declined", "protected branch", "too large", "large files detected", "exceeds")
 }
 
 // raced tells a refusal because someone else updated the branch between

@@ -41,6 +41,8 @@ Usage:
                                               upload files ($SPANO_TOKEN)
   spano log [-n N] [-json]                    media history, newest first
   spano fsck                                  check every media file's hash and name
+  spano unblock [-commit HASH]                drop the commit the remote refuses, push the others
+                                              (with spano serve stopped)
   spano kit -generator jekyll|hugo DIR        write the <picture> helpers into a site
   spano version                               print the version
 
@@ -67,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runFsck(ctx, args[1:], stdout, stderr)
 	case "kit":
 		return runKit(ctx, args[1:], stdout, stderr)
+	case "unblock":
+		return runUnblock(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "spano", versionString())
 		return nil
