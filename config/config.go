@@ -70,6 +70,7 @@ type RepoConfig struct {
 	AuthorName    string   `yaml:"author_name"`
 	AuthorEmail   string   `yaml:"author_email"`
 	MaxFileSize   Size     `yaml:"max_file_size"` // never commit a file this big: offload it, or refuse it
+	WarnSize      Size     `yaml:"warn_size"`     // warn when the media in the repository passes this; 0: never
 }
 
 // PushMode says when commits reach the remote.
@@ -256,6 +257,7 @@ func Default() Config {
 			AuthorName:  "spano",
 			AuthorEmail: "spano@localhost",
 			MaxFileSize: 100 * MB,
+			WarnSize:    800 * MB,
 		},
 		Media: MediaConfig{
 			Dir:      defaultMediaDir(GeneratorJekyll),

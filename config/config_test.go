@@ -18,7 +18,7 @@ func TestDefault(t *testing.T) {
 			LiveTimeout: Duration(30 * time.Minute)},
 		Repo: RepoConfig{
 			Path: "./spano-data/site.git", Branch: "main", Push: PushSync,
-			AuthorName: "spano", AuthorEmail: "spano@localhost", MaxFileSize: 100_000_000,
+			AuthorName: "spano", AuthorEmail: "spano@localhost", MaxFileSize: 100_000_000, WarnSize: 800_000_000,
 		},
 		Media: MediaConfig{
 			Dir: "media", URLPath: "/media", Depth: 2, Width: 2, MaxSize: 50_000_000,

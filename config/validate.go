@@ -68,6 +68,9 @@ func (r *RepoConfig) validate(p *problems) {
 	if r.PushDelay < 0 {
 		p.add("repo.push_delay", "must not be negative, got %s", r.PushDelay)
 	}
+	if r.WarnSize < 0 {
+		p.add("repo.warn_size", "must not be negative, got %s", r.WarnSize)
+	}
 	if r.MaxFileSize <= 0 {
 		p.add("repo.max_file_size", "must be more than 0, got %s", r.MaxFileSize)
 	}

@@ -99,6 +99,9 @@ func TestRemoteRefusesLargeFile(t *testing.T) {
 	if err != nil || r.status != http.StatusServiceUnavailable {
 		t.Fatalf("upload behind the refused one: %v, status %d: %s", err, r.status, r.body)
 	}
+	if !strings.Contains(string(r.body), "spano unblock") {
+		t.Errorf("the 503 does not say how to unblock: %s", r.body)
+	}
 	// A retry loop, even at the first backoff of 1 s, would push again
 	// within this time.
 	time.Sleep(3 * time.Second)

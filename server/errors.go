@@ -105,6 +105,7 @@ func classify(err error) *Error {
 		typ      *hashstore.TypeError
 		veto     *hooks.VetoError
 		git      *objstore.GitLimitError
+		blocked  *repo.PushBlockedError
 	)
 	switch {
 	// Request and body.
@@ -182,6 +183,8 @@ func classify(err error) *Error {
 			Description: veto.Message, Err: err}
 
 	// Repository.
+	case errors.As(err, &blocked):
+		return unavailable(blocked.Error(), err)
 	case errors.Is(err, objstore.ErrUnavailable):
 		return unavailable("the object storage is unavailable; nothing was stored, retry later", err)
 	case errors.Is(err, repo.ErrPushFailed):

@@ -217,6 +217,8 @@ func uploadOutcome(err error, duplicate bool) (status, reason string) {
 		return status, "veto"
 	case errors.As(err, &git):
 		return status, "too_large"
+	case errors.Is(err, repo.ErrPushBlocked):
+		return status, "push_blocked"
 	case errors.Is(err, repo.ErrPushFailed):
 		return status, "push_failed"
 	case errors.Is(err, repo.ErrClosed):

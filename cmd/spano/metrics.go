@@ -35,3 +35,28 @@ func pendingGauge(r *repo.Repo) prometheus.Collector {
 		Help: "Commits on the branch that the remote does not have yet.",
 	}, func() float64 { return float64(r.Pending()) })
 }
+
+// repoGauges report, at each scrape, whether the remote refuses a commit
+// for good (spano unblock drops it) and how big the media in the
+// repository is against repo.warn_size.
+func repoGauges(r *repo.Repo, size *repo.SizeWarning) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "spano_push_blocked",
+			Help: "1 while the remote refuses a commit for a reason that will not change (see the log; spano unblock).",
+		}, func() float64 {
+			if _, _, ok := r.Blocked(); ok {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "spano_repo_media_bytes",
+			Help: "Bytes of media on the branch, as last measured.",
+		}, func() float64 { return float64(size.Total()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "spano_repo_media_warn_bytes",
+			Help: "repo.warn_size: the size past which spano warns (0: off).",
+		}, func() float64 { return float64(size.Limit()) }),
+	}
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -17,10 +19,20 @@ func notifyHooks(h *hooks.Runner, l record.Layout, log *slog.Logger, n repo.Noti
 	switch n.Kind {
 	case repo.NoticePushed:
 		event = hooks.EventPushed
+	case repo.NoticePushBlocked:
+		// The reason is the remote's own message, credentials removed.
+		event, errText = hooks.EventPushFailed, "the remote refuses this commit for good; spano unblock drops it"
+		var be *repo.PushBlockedError
+		if errors.As(n.Err, &be) {
+			errText = "the remote refuses this commit: " + be.Reason + "; spano unblock drops it"
+		}
 	case repo.NoticePushFailed:
 		// The cause may name the remote with its credentials; hooks get a
 		// fixed text and the log the detail.
 		event, errText = hooks.EventPushFailed, "push to the remote failed; it will be retried"
+		if errors.Is(n.Err, repo.ErrPushBlocked) {
+			errText = "waiting behind a commit the remote refuses; spano unblock drops it"
+		}
 		log.Warn("push failed", "commits", len(n.Commits), "err", n.Err)
 	case repo.NoticeFetched:
 		log.Info("fetched commits made elsewhere", "commits", len(n.Commits))
@@ -89,4 +101,36 @@ func watchLive(c *live.Checker, l record.Layout, selfServed bool, log *slog.Logg
 // published is the hook event of an upload the site now serves.
 func published(h *hooks.Runner, it live.Item) {
 	h.Notify(hooks.EventOf(hooks.EventPublished, record.Record{URL: it.URL, SHA256: it.SHA256, Size: it.Size}, "", time.Now()))
+}
+
+// watchSize measures the media in the repository at start and, at most
+// once a second, after commits, off the repository's goroutines; the
+// SizeWarning logs when it passes repo.warn_size. The returned kick asks
+// for a measure and never blocks.
+func watchSize(ctx context.Context, sw *repo.SizeWarning, r *repo.Repo, dir string, log *slog.Logger) (kick func()) {
+	kicks := make(chan struct{}, 1)
+	kick = func() {
+		select {
+		case kicks <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		for {
+			if _, err := sw.Measure(ctx, r, dir); err != nil && ctx.Err() == nil {
+				log.Warn("cannot measure the media in the repository", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-kicks:
+			}
+		}
+	}()
+	return kick
 }

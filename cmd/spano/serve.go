@@ -190,16 +190,22 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		defer closeLive(checker, log)
 	}
 	media := newIndexFromConfig(cfg, store, log)
+	measure := func() {} // set once the repository is open
 	r, err := openRepo(ctx, cfg, log, func(n repo.Notice) {
 		media.Apply(n)
 		metrics.Notice(n)
 		notifyHooks(runner, layout, log, n)
 		watchLive(checker, layout, selfServed(cfg), log, n)
+		if n.Kind == repo.NoticeCommitted {
+			measure()
+		}
 	})
 	if err != nil {
 		return err
 	}
-	reg.MustRegister(pendingGauge(r))
+	size := repo.NewSizeWarning(int64(cfg.Repo.WarnSize), log)
+	measure = watchSize(ctx, size, r, cfg.Media.Dir, log)
+	reg.MustRegister(append(repoGauges(r, size), pendingGauge(r))...)
 	defer closeRepo(r, log)
 	if err := media.Load(ctx, r); err != nil {
 		return err
