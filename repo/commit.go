@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // Commit writes c's blobs into the object store, durably, and has the
@@ -214,13 +215,41 @@ func (r *Repo) Head(ctx context.Context) (string, error) {
 // read it while the writer is busy.
 func (r *Repo) Pending() int { return int(r.pending.Load()) }
 
-// Healthy returns nil when the writer answers and the branch can be read.
+// writerStuck is how long one task of the writer (a group of commits, a
+// re-apply) may take before Healthy calls the writer stuck.
+const writerStuck = 30 * time.Second
+
+// Healthy returns nil when the writer is not stuck and the branch can be
+// read, without waiting in the writer's queue: a health check must answer
+// within a second while a gallery of uploads is committed.
 func (r *Repo) Healthy(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	err, callErr := call(ctx, r.do, func(w *writer) error { return w.check() })
-	if callErr != nil {
-		return fmt.Errorf("repository writer: %w", callErr)
+	select {
+	case <-r.closed:
+		return ErrClosed
+	default:
 	}
-	return err
+	if since := r.busySince.Load(); since != 0 && time.Since(time.Unix(0, since)) > writerStuck {
+		return fmt.Errorf("repository writer: stuck on one task for %s", time.Since(time.Unix(0, since)).Round(time.Second))
+	}
+	want, _ := r.head.Load().(plumbing.Hash)
+	idle := r.busySince.Load() == 0
+	rd := r.reader
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	h, err := refHash(rd.st, r.branch)
+	if err != nil {
+		return fmt.Errorf("read branch: %w", err)
+	}
+	if h != want && idle && r.busySince.Load() == 0 {
+		if now, _ := r.head.Load().(plumbing.Hash); now == want {
+			return fmt.Errorf("branch %s moved outside spano: %s, expected %s", r.opts.Branch, h, want)
+		}
+	}
+	if h.IsZero() {
+		return nil
+	}
+	if _, err := object.GetCommit(rd.st, h); err != nil {
+		return fmt.Errorf("read head %s: %w", h, err)
+	}
+	return nil
 }

@@ -315,3 +315,46 @@ func TestHousekeepingWithRelativePath(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestHealthyDoesNotWaitForTheWriter: a health check answers at once
+// while the writer is busy with a group of commits, and still sees a
+// branch moved behind spano's back.
+func TestHealthyDoesNotWaitForTheWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "clone.git")
+	s := &syncLog{repo: path}
+	r := open(t, Options{Path: path, Syncer: s})
+	ctx := context.Background()
+	first, p := media(t, 100)
+	if _, err := r.Commit(ctx, upload(first, p)); err != nil {
+		t.Fatal(err)
+	}
+
+	s.mu.Lock()
+	s.hold, s.held = make(chan struct{}), make(chan struct{})
+	release := s.hold
+	s.mu.Unlock()
+	file, p2 := media(t, 200)
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Commit(ctx, upload(file, p2))
+		done <- err
+	}()
+	<-s.held // the writer is inside the group's syncs
+	start := time.Now()
+	if err := r.Healthy(ctx); err != nil {
+		t.Errorf("Healthy while the writer is busy: %v", err)
+	}
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Errorf("Healthy took %s while the writer was busy", took)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// Someone runs git in the clone and moves the branch.
+	gittest.Git(t, path, "update-ref", "refs/heads/main", "HEAD~1")
+	if err := r.Healthy(ctx); err == nil || !strings.Contains(err.Error(), "moved outside spano") {
+		t.Errorf("Healthy after the branch moved = %v, want it to say so", err)
+	}
+}

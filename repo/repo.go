@@ -190,6 +190,12 @@ type Repo struct {
 	notifying atomic.Bool
 	writerID  atomic.Uint64
 
+	// busySince is when the writer began its current task (0: idle) and
+	// head the branch head it last left, so that Healthy need not wait
+	// behind a group of commits to tell that the writer is alive.
+	busySince atomic.Int64
+	head      atomic.Value // plumbing.Hash
+
 	// pending mirrors the writer's count of unpushed commits for Pending,
 	// which must not wait behind a commit in progress.
 	pending atomic.Int64

@@ -147,17 +147,22 @@ func (w *writer) run() {
 	defer w.st.Close()
 	w.r.writerID.Store(goroutineID())
 	w.r.pending.Store(int64(len(w.chain)))
+	w.r.head.Store(w.head)
 	for {
 		select {
 		case f := <-w.r.ops:
+			w.r.busySince.Store(time.Now().UnixNano())
 			f(w)
 		case req := <-w.r.commits:
+			w.r.busySince.Store(time.Now().UnixNano())
 			w.commitGroup(w.group(req))
 		case <-w.r.quit:
 			return
 		}
 		// Every change of the chain happens here: commit, pushed, re-apply.
 		w.r.pending.Store(int64(len(w.chain)))
+		w.r.head.Store(w.head)
+		w.r.busySince.Store(0)
 	}
 }
 
@@ -490,19 +495,4 @@ func (w *writer) pushFailed(err error) []CommitInfo {
 		}
 	}
 	return first
-}
-
-// check is the health check: the branch can be read.
-func (w *writer) check() error {
-	h, err := refHash(w.st, w.r.branch)
-	if err != nil {
-		return fmt.Errorf("read branch: %w", err)
-	}
-	if h != w.head {
-		return fmt.Errorf("branch %s moved outside spano: %s, expected %s", w.r.opts.Branch, h, w.head)
-	}
-	if _, err := w.headTree(); err != nil {
-		return err
-	}
-	return nil
 }
