@@ -215,10 +215,6 @@ func (r *Repo) Head(ctx context.Context) (string, error) {
 // read it while the writer is busy.
 func (r *Repo) Pending() int { return int(r.pending.Load()) }
 
-// writerStuck is how long one task of the writer (a group of commits, a
-// re-apply) may take before Healthy calls the writer stuck.
-const writerStuck = 30 * time.Second
-
 // Healthy returns nil when the writer is not stuck and the branch can be
 // read, without waiting in the writer's queue: a health check must answer
 // within a second while a gallery of uploads is committed.
@@ -228,7 +224,7 @@ func (r *Repo) Healthy(ctx context.Context) error {
 		return ErrClosed
 	default:
 	}
-	if since := r.busySince.Load(); since != 0 && time.Since(time.Unix(0, since)) > writerStuck {
+	if since := r.busySince.Load(); since != 0 && time.Since(time.Unix(0, since)) > r.opts.StuckAfter {
 		return fmt.Errorf("repository writer: stuck on one task for %s", time.Since(time.Unix(0, since)).Round(time.Second))
 	}
 	want, _ := r.head.Load().(plumbing.Hash)

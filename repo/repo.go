@@ -94,6 +94,10 @@ type Options struct {
 	// nil means exponential from 1s, capped at 1m, with jitter.
 	Backoff func(n int) time.Duration
 
+	// StuckAfter is how long one task of the writer (a group of commits,
+	// a re-apply) may take before Healthy calls it stuck; 0 means 30s.
+	StuckAfter time.Duration
+
 	// Syncer makes written objects and refs durable; nil means fsync.
 	// Tests inject one to watch the order of the syncs.
 	Syncer Syncer
@@ -228,6 +232,9 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	}
 	if opts.GCEvery == 0 {
 		opts.GCEvery = defaultGCEvery
+	}
+	if opts.StuckAfter <= 0 {
+		opts.StuckAfter = 30 * time.Second
 	}
 	if opts.Syncer == nil {
 		opts.Syncer = fsyncer{}

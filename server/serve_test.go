@@ -193,12 +193,13 @@ func TestHealthzUnreadable(t *testing.T) {
 }
 
 // TestHealthzStuckWriter: while the repository's writer is held inside a
-// commit, a health check gets no answer from it and reports 503 when its
-// deadline passes, instead of hanging; once the writer is free, 200.
+// commit longer than StuckAfter, a health check reports 503 at once,
+// instead of hanging; once the writer is free, 200.
 func TestHealthzStuckWriter(t *testing.T) {
 	entered, release := make(chan struct{}, 1), make(chan struct{})
 	var releaseOnce sync.Once
 	e := newEnv(t, envOptions{repoOptions: func(o *repo.Options) {
+		o.StuckAfter = 100 * time.Millisecond
 		// Notify runs on the writer goroutine: blocking it is a stuck writer.
 		o.Notify = func(n repo.Notice) {
 			if n.Kind == repo.NoticeCommitted {
@@ -242,6 +243,7 @@ func TestHealthzStuckWriter(t *testing.T) {
 		e.srv.Config.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil).WithContext(ctx))
 		return rec
 	}
+	time.Sleep(200 * time.Millisecond) // past StuckAfter
 	start := time.Now()
 	rec := health(200 * time.Millisecond)
 	if got, want := rec.Code, http.StatusServiceUnavailable; got != want {
