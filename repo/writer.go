@@ -146,7 +146,7 @@ func (w *writer) run() {
 	defer close(w.r.stopped)
 	defer w.st.Close()
 	w.r.writerID.Store(goroutineID())
-	w.r.pending.Store(int64(len(w.chain)))
+	w.publishPending()
 	for {
 		select {
 		case f := <-w.r.ops:
@@ -157,7 +157,7 @@ func (w *writer) run() {
 			return
 		}
 		// Every change of the chain happens here: commit, pushed, re-apply.
-		w.r.pending.Store(int64(len(w.chain)))
+		w.publishPending()
 	}
 }
 
@@ -374,7 +374,7 @@ func (w *writer) committed(group []made) {
 			waits[i] = w.wait(w.seq, m.hash)
 		}
 	}
-	w.r.pending.Store(int64(len(w.chain))) // before any caller hears of its commit
+	w.publishPending() // before any caller hears of its commit
 	w.notify(Notice{Kind: NoticeCommitted, Commits: infos})
 	for i, m := range group {
 		m.req.reply <- commitReply{res: Result{Commit: m.hash.String()}, wait: waits[i]}
