@@ -78,12 +78,13 @@ func TestLoadSeeded(t *testing.T) {
 		Path: newest.path, SHA256: newest.sha, Ext: "jpg", Type: "image/jpeg",
 		Size: int64(len(newest.content)), Width: 4000, Height: 3000,
 		Published: t0.Add(29 * time.Second), Client: "https://quill.p3k.io/", Filename: "IMG_29.jpg",
+		Storage: "repo", Commit: gittest.Git(t, bare, "rev-parse", "main"),
 		Trailers: []repo.Trailer{
 			{Key: "Media-SHA256", Value: newest.sha}, {Key: "Media-Type", Value: "image/jpeg"},
 			{Key: "Media-Size", Value: "9"}, {Key: "Media-Width", Value: "4000"}, {Key: "Media-Height", Value: "3000"},
 			{Key: "Media-Client", Value: "https://quill.p3k.io/"}, {Key: "Media-Filename", Value: "IMG_29.jpg"},
 		},
-		Thumbnails: []Thumbnail{{Path: newest.thumbs[0], Width: 320, Height: 240}, {Path: newest.thumbs[1], Width: 640, Height: 480}},
+		Thumbnails: []Thumbnail{{Path: newest.thumbs[0], Type: "image/jpeg", Width: 320, Height: 240}, {Path: newest.thumbs[1], Type: "image/jpeg", Width: 640, Height: 480}},
 	}
 	if diff := cmp.Diff(items[0], want, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
 		t.Errorf("newest item (-got +want):\n%s", diff)
@@ -227,7 +228,7 @@ func TestApplyCommitted(t *testing.T) {
 		t.Fatalf("after uploads (-got +want):\n%s", diff)
 	}
 	it, _, _ := x.Get(context.Background(), a.path)
-	if diff := cmp.Diff(it.Thumbnails, []Thumbnail{{Path: a.thumbs[0], Width: 320, Height: 160}}); diff != "" {
+	if diff := cmp.Diff(it.Thumbnails, []Thumbnail{{Path: a.thumbs[0], Type: "image/jpeg", Width: 320, Height: 160}}); diff != "" {
 		t.Errorf("thumbnails (-got +want):\n%s", diff)
 	}
 
