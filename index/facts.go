@@ -11,7 +11,6 @@ import (
 	"spano/repo"
 )
 
-
 // ref reads a repository path: an original or thumbnail below the media
 // folder, in the configured layout. Anything else is not media.
 func (x *Index) ref(path string) (hashstore.Ref, bool) {
