@@ -32,7 +32,7 @@ func (x *Index) Load(ctx context.Context, r *repo.Repo) error {
 	x.mu.Lock()
 	x.repo = r
 	x.mu.Unlock()
-	order, commits, err := x.build(ctx, hist)
+	order, commits, err := x.build(ctx, r, hist)
 	if err != nil {
 		return fmt.Errorf("load index: %w", err)
 	}
@@ -82,27 +82,57 @@ type dated struct {
 // build reads the media at the history's head and describes them: from
 // their records where there are, else by walking history for the
 // commits that added them. It returns the entries in index order and the
-// number of commits read.
-func (x *Index) build(ctx context.Context, hist *repo.History) ([]*entry, int, error) {
-	present, thumbs, err := x.listMedia(ctx, hist)
+// number of commits read. The media folder and the records are listed
+// at once, each with a view of its own, and the records read by two
+// readers: start-up is these reads.
+func (x *Index) build(ctx context.Context, r *repo.Repo, hist *repo.History) ([]*entry, int, error) {
+	var (
+		present map[string]string // original → blob
+		thumbs  []thumb
+		listErr error
+	)
+	listed := make(chan struct{})
+	go func() {
+		defer close(listed)
+		present, thumbs, listErr = x.listMedia(ctx, hist)
+	}()
+	recs, err := x.readRecords(ctx, r, hist, func() { <-listed })
+	<-listed
+	if err == nil {
+		err = listErr
+	}
 	if err != nil {
 		return nil, 0, err
 	}
-	found, err := x.fromRecords(ctx, hist, present)
-	if err != nil {
-		return nil, 0, err
+	found := map[string]dated{}
+	for _, e := range recs {
+		if e.Storage == record.StorageRepo {
+			if _, ok := present[e.Path]; !ok {
+				continue // the original is gone: so is the upload
+			}
+		}
+		if _, dup := found[e.Path]; !dup {
+			found[e.Path] = dated{e: e}
+		}
 	}
-	rest := make(map[string]int64, len(present)-min(len(found), len(present)))
-	for p, size := range present {
-		if _, ok := found[p]; !ok {
-			rest[p] = size
+	rest := map[string]int64{}
+	for p, blob := range present {
+		if _, ok := found[p]; ok {
+			continue
+		}
+		if rest[p], err = hist.Size(blob); err != nil {
+			return nil, 0, err
 		}
 	}
 	read, err := x.walk(ctx, hist, rest, found)
 	if err != nil {
 		return nil, read, err
 	}
+	return x.sorted(found, thumbs), read, nil
+}
 
+// sorted puts found in index order and gives them their thumbnails.
+func (x *Index) sorted(found map[string]dated, thumbs []thumb) []*entry {
 	all := make([]dated, 0, len(found))
 	for _, d := range found {
 		all = append(all, d)
@@ -128,17 +158,17 @@ func (x *Index) build(ctx context.Context, hist *repo.History) ([]*entry, int, e
 			e.addThumbnail(t.path, t.width)
 		}
 	}
-	return order, read, nil
+	return order
 }
 
-// listMedia returns the originals at head with their sizes, and the
+// listMedia returns the originals at head with their blobs, and the
 // thumbnails.
-func (x *Index) listMedia(ctx context.Context, hist *repo.History) (map[string]int64, []thumb, error) {
+func (x *Index) listMedia(ctx context.Context, hist *repo.History) (map[string]string, []thumb, error) {
 	files, err := hist.Files(ctx, x.mediaDir)
 	if err != nil {
 		return nil, nil, err
 	}
-	present := map[string]int64{}
+	present := map[string]string{}
 	var thumbs []thumb
 	for _, f := range files {
 		ref, ok := x.ref(f.Path)
@@ -148,11 +178,7 @@ func (x *Index) listMedia(ctx context.Context, hist *repo.History) (map[string]i
 		case ref.Width > 0:
 			thumbs = append(thumbs, thumb{f.Path, ref.SHA256, ref.Width})
 		default:
-			size, err := hist.Size(f.Blob)
-			if err != nil {
-				return nil, nil, err
-			}
-			present[f.Path] = size
+			present[f.Path] = f.Blob
 		}
 	}
 	return present, thumbs, nil

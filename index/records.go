@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 
 	"spano/record"
 	"spano/repo"
@@ -14,49 +16,80 @@ import (
 // bytes; anything past this is not one of its records.
 const maxRecordSize = 1 << 20
 
-// fromRecords describes the uploads whose records are at head: one blob
-// read each, no history. A record names its original; one kept in the
-// repository counts only while the original is on the branch (present),
-// whose size the tree gives. An offloaded one has no blob: its record is
-// all there is. A record that cannot be read is logged and left out, so
-// its original, if present, is dated from history instead.
-func (x *Index) fromRecords(ctx context.Context, hist *repo.History, present map[string]int64) (map[string]dated, error) {
-	found := map[string]dated{}
+// readRecords describes the uploads whose records are at hist's head:
+// one blob read each, no history, split between two readers with views
+// of their own. The records' folder is listed with a view of its own
+// while the caller lists the media with hist; should the branch have
+// moved since hist was opened, that view shows another tree, and the
+// folder is listed with hist once the caller is done with it (listed
+// waits for that). A record that cannot be read is logged and left out,
+// so its original, if present, is dated from history instead. The caller
+// checks that originals kept in the repository are on the branch; an
+// offloaded one's record is all there is.
+func (x *Index) readRecords(ctx context.Context, r *repo.Repo, hist *repo.History, listed func()) ([]*entry, error) {
 	dir := x.layout.RecordDir()
-	if dir == "" {
-		return found, nil
+	if dir == "" || hist.Head() == "" {
+		return nil, nil
 	}
-	files, err := hist.Files(ctx, dir)
+	views := make([]*repo.History, 2)
+	for i := range views {
+		h, err := r.History(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer h.Close()
+		views[i] = h
+	}
+	lister := views[0]
+	if lister.Head() != hist.Head() {
+		listed()
+		lister = hist
+	}
+	files, err := lister.Files(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range files {
-		sha, ok := x.layout.RecordHash(f.Path)
-		if !ok {
-			continue
-		}
-		b, err := hist.Read(f.Blob, maxRecordSize)
-		if err != nil {
-			x.log.Warn("read record", "path", f.Path, "err", err)
-			continue
-		}
-		e, err := x.recordEntry(f.Path, sha, b)
-		if err != nil {
-			x.log.Warn("read record", "path", f.Path, "err", err)
-			continue
-		}
-		if e.Storage == record.StorageRepo {
-			size, ok := present[e.Path]
-			if !ok {
-				continue // the original is gone: so is the upload
+	out := make([][]*entry, len(views))
+	var wg sync.WaitGroup
+	for i, h := range views {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Halves, not turns: a record's delta base is most often
+			// the one beside it, in the view's cache.
+			part := files[i*len(files)/len(views) : (i+1)*len(files)/len(views)]
+			for _, f := range part {
+				if ctx.Err() != nil {
+					return
+				}
+				if e := x.readRecordBlob(h, f); e != nil {
+					out[i] = append(out[i], e)
+				}
 			}
-			e.Size, e.needSize = size, false
-		}
-		if _, dup := found[e.Path]; !dup {
-			found[e.Path] = dated{e: e}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return slices.Concat(out...), nil
+}
+
+// readRecordBlob reads the record file f, nil when it is not a good one.
+func (x *Index) readRecordBlob(h *repo.History, f repo.Entry) *entry {
+	sha, ok := x.layout.RecordHash(f.Path)
+	if !ok {
+		return nil
+	}
+	b, err := h.Read(f.Blob, maxRecordSize)
+	if err == nil {
+		var e *entry
+		if e, err = x.recordEntry(f.Path, sha, b); err == nil {
+			return e
 		}
 	}
-	return found, nil
+	x.log.Warn("read record", "path", f.Path, "err", err)
+	return nil
 }
 
 // errBadRecord: a record file that does not describe the upload its
