@@ -122,9 +122,9 @@ func TestLoadFromRecords(t *testing.T) {
 	m := func(i int) fakeMedia { return newMedia(s, fmt.Sprintf("photo %d\n", i), "jpg", 320, 640) }
 	vid := newMedia(s, "a video\n", "mp4", 320)
 	ups := []seeded{
-		{m: m(0)},                           // before records
-		{m: m(1), record: true},             //
-		{m: m(2), record: true, s3: true},   // offloaded
+		{m: m(0)},                         // before records
+		{m: m(1), record: true},           //
+		{m: m(2), record: true, s3: true}, // offloaded
 		{m: m(3), record: true, deleted: true},
 		{m: vid, record: true, video: true}, //
 		{m: m(5)},                           // before records, newest
