@@ -42,6 +42,7 @@ Usage:
   spano log [-n N] [-json]                    media history, newest first
   spano fsck                                  check every media file's hash and name
   spano kit -generator jekyll|hugo DIR        write the <picture> helpers into a site
+  spano records                               commit the records earlier uploads lack
   spano version                               print the version
 
 Every command but version takes -config PATH. Run "spano CMD -h" for the
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runFsck(ctx, args[1:], stdout, stderr)
 	case "kit":
 		return runKit(ctx, args[1:], stdout, stderr)
+	case "records":
+		return runRecords(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "spano", versionString())
 		return nil
