@@ -86,21 +86,11 @@ type dated struct {
 // at once, each with a view of its own, and the records read by two
 // readers: start-up is these reads.
 func (x *Index) build(ctx context.Context, r *repo.Repo, hist *repo.History) ([]*entry, int, error) {
-	var (
-		present map[string]string // original → blob
-		thumbs  []thumb
-		listErr error
-	)
-	listed := make(chan struct{})
-	go func() {
-		defer close(listed)
-		present, thumbs, listErr = x.listMedia(ctx, hist)
-	}()
-	recs, err := x.readRecords(ctx, r, hist, func() { <-listed })
-	<-listed
-	if err == nil {
-		err = listErr
+	present, thumbs, err := x.listMedia(ctx, hist)
+	if err != nil {
+		return nil, 0, err
 	}
+	recs, err := x.readRecords(ctx, hist)
 	if err != nil {
 		return nil, 0, err
 	}

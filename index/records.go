@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"sync"
 
 	"spano/record"
 	"spano/repo"
@@ -17,62 +15,30 @@ import (
 const maxRecordSize = 1 << 20
 
 // readRecords describes the uploads whose records are at hist's head:
-// one blob read each, no history, split between two readers with views
-// of their own. The records' folder is listed with a view of its own
-// while the caller lists the media with hist; should the branch have
-// moved since hist was opened, that view shows another tree, and the
-// folder is listed with hist once the caller is done with it (listed
-// waits for that). A record that cannot be read is logged and left out,
-// so its original, if present, is dated from history instead. The caller
-// checks that originals kept in the repository are on the branch; an
-// offloaded one's record is all there is.
-func (x *Index) readRecords(ctx context.Context, r *repo.Repo, hist *repo.History, listed func()) ([]*entry, error) {
+// one blob read each, no history. A record that cannot be read is
+// logged and left out, so its original, if present, is dated from
+// history instead. The caller checks that originals kept in the
+// repository are on the branch; an offloaded one's record is all there
+// is.
+func (x *Index) readRecords(ctx context.Context, hist *repo.History) ([]*entry, error) {
 	dir := x.layout.RecordDir()
 	if dir == "" || hist.Head() == "" {
 		return nil, nil
 	}
-	views := make([]*repo.History, 2)
-	for i := range views {
-		h, err := r.History(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer h.Close()
-		views[i] = h
-	}
-	lister := views[0]
-	if lister.Head() != hist.Head() {
-		listed()
-		lister = hist
-	}
-	files, err := lister.Files(ctx, dir)
+	files, err := hist.Files(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]*entry, len(views))
-	var wg sync.WaitGroup
-	for i, h := range views {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Halves, not turns: a record's delta base is most often
-			// the one beside it, in the view's cache.
-			part := files[i*len(files)/len(views) : (i+1)*len(files)/len(views)]
-			for _, f := range part {
-				if ctx.Err() != nil {
-					return
-				}
-				if e := x.readRecordBlob(h, f); e != nil {
-					out[i] = append(out[i], e)
-				}
-			}
-		}()
+	out := make([]*entry, 0, len(files))
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if e := x.readRecordBlob(hist, f); e != nil {
+			out = append(out, e)
+		}
 	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return slices.Concat(out...), nil
+	return out, nil
 }
 
 // readRecordBlob reads the record file f, nil when it is not a good one.
