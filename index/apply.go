@@ -22,8 +22,14 @@ const statTimeout = 10 * time.Second
 // from a person's commit without trailers, and may have been followed by
 // this spano's own re-applied commits, so the files they touch are
 // looked up at head: the branch, not the order of notices, decides what
-// exists. Other notices are ignored.
+// exists. Pushed commits (NoticePushed) may have been re-applied onto a
+// remote that moved, under new hashes: the items they added take those.
+// Other notices are ignored.
 func (x *Index) Apply(n repo.Notice) {
+	if n.Kind == repo.NoticePushed {
+		x.applyPushed(n.Commits)
+		return
+	}
 	if n.Kind != repo.NoticeCommitted && n.Kind != repo.NoticeFetched {
 		return
 	}
@@ -35,6 +41,28 @@ func (x *Index) Apply(n repo.Notice) {
 	}
 	x.mu.Unlock()
 	x.apply(n)
+}
+
+// applyPushed gives the items that pushed commits added those commits'
+// hashes, which re-applying onto a moved remote changed. It waits for
+// Load like other notices do not need to: before Load, items have no
+// commit to correct.
+func (x *Index) applyPushed(commits []repo.CommitInfo) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, c := range commits {
+		for _, p := range c.Added {
+			if ref, ok := x.ref(p); ok && ref.Width == 0 {
+				if e := x.byPath[p]; e != nil {
+					e.Commit, e.needCommit = c.Hash, false
+				}
+			} else if sha, ok := x.layout.RecordHash(p); ok {
+				if e := x.bySHA[sha]; e != nil && e.Storage == record.StorageS3 {
+					e.Commit, e.needCommit = c.Hash, false
+				}
+			}
+		}
+	}
 }
 
 // fileState is what the branch head holds at a path.

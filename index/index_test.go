@@ -303,6 +303,20 @@ func TestApplyFetched(t *testing.T) {
 	if got := items[1]; got.Size != int64(len(pic.content)) || got.Type != "image/png" || got.Width != 8 || got.Height != 6 {
 		t.Errorf("fetched item = %+v", got)
 	}
+	// mine was re-applied onto the person's commit: the item names the
+	// commit on the branch, not the one first made, once the push's
+	// notice is applied (the sync upload may return just before).
+	want := gittest.Git(t, remote, "rev-parse", "main")
+	for deadline := time.Now().Add(5 * time.Second); items[0].Commit != want && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		items = all(t, x)
+	}
+	if got := items[0].Commit; got != want {
+		t.Errorf("re-applied item's commit = %s, want the pushed %s", got, want)
+	}
+	if got, want := items[1].Commit, gittest.Git(t, remote, "rev-parse", "main~1"); got != want {
+		t.Errorf("fetched item's commit = %s, want %s", got, want)
+	}
 }
 
 func TestBadCursor(t *testing.T) {
