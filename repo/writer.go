@@ -456,6 +456,7 @@ func (w *writer) pushed(h plumbing.Hash) ([]CommitInfo, error) {
 		out = append(out, u.info)
 	}
 	w.chain = append([]unpushed(nil), w.chain[n+1:]...)
+	w.publishPending() // before a waiter hears its commit is pushed
 	for p, s := range w.added {
 		if s <= upTo {
 			delete(w.added, p)
