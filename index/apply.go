@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"spano/hashstore"
+	"spano/record"
 	"spano/repo"
 )
 
@@ -20,8 +22,14 @@ const statTimeout = 10 * time.Second
 // from a person's commit without trailers, and may have been followed by
 // this spano's own re-applied commits, so the files they touch are
 // looked up at head: the branch, not the order of notices, decides what
-// exists. Other notices are ignored.
+// exists. Pushed commits (NoticePushed) may have been re-applied onto a
+// remote that moved, under new hashes: the items they added take those.
+// Other notices are ignored.
 func (x *Index) Apply(n repo.Notice) {
+	if n.Kind == repo.NoticePushed {
+		x.applyPushed(n.Commits)
+		return
+	}
 	if n.Kind != repo.NoticeCommitted && n.Kind != repo.NoticeFetched {
 		return
 	}
@@ -33,6 +41,28 @@ func (x *Index) Apply(n repo.Notice) {
 	}
 	x.mu.Unlock()
 	x.apply(n)
+}
+
+// applyPushed gives the items that pushed commits added those commits'
+// hashes, which re-applying onto a moved remote changed. It waits for
+// Load like other notices do not need to: before Load, items have no
+// commit to correct.
+func (x *Index) applyPushed(commits []repo.CommitInfo) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, c := range commits {
+		for _, p := range c.Added {
+			if ref, ok := x.ref(p); ok && ref.Width == 0 {
+				if e := x.byPath[p]; e != nil {
+					e.Commit, e.needCommit = c.Hash, false
+				}
+			} else if sha, ok := x.layout.RecordHash(p); ok {
+				if e := x.bySHA[sha]; e != nil && e.Storage == record.StorageS3 {
+					e.Commit, e.needCommit = c.Hash, false
+				}
+			}
+		}
+	}
 }
 
 // fileState is what the branch head holds at a path.
@@ -72,8 +102,10 @@ func (x *Index) lookAtHead(commits []repo.CommitInfo) map[string]fileState {
 				if _, done := out[p]; done {
 					continue
 				}
-				if ref, ok := x.ref(p); !ok || ref.Width > 0 {
-					continue
+				if _, rec := x.layout.RecordHash(p); !rec {
+					if ref, ok := x.ref(p); !ok || ref.Width > 0 {
+						continue
+					}
 				}
 				e, err := r.Stat(ctx, p)
 				switch {
@@ -91,8 +123,9 @@ func (x *Index) lookAtHead(commits []repo.CommitInfo) map[string]fileState {
 }
 
 // applyCommit applies c's deletions, then its additions: originals
-// before thumbnails, so that a thumbnail finds its original. head, when
-// not nil, overrides the commit for the paths it holds. Locked.
+// before records and records before thumbnails, so that a thumbnail
+// finds its original (or the record of an offloaded one). head, when not
+// nil, overrides the commit for the paths it holds. Locked.
 func (x *Index) applyCommit(c repo.CommitInfo, head map[string]fileState) {
 	x.seq++
 	for _, p := range c.Deleted {
@@ -110,6 +143,7 @@ func (x *Index) applyCommit(c repo.CommitInfo, head map[string]fileState) {
 			x.remove(p)
 		}
 	}
+	x.deleteRecords(c, head)
 	for _, p := range c.Added {
 		ref, ok := x.ref(p)
 		if !ok || ref.Width > 0 {
@@ -127,16 +161,76 @@ func (x *Index) applyCommit(c repo.CommitInfo, head map[string]fileState) {
 		}
 		if old := x.byPath[p]; old != nil {
 			e.Thumbnails = old.Thumbnails
+			e.hasRecord = old.hasRecord
 			e.thumbHeights()
 			x.remove(p)
 		}
 		x.insert(e)
 	}
+	x.addRecords(c, head)
 	for _, p := range c.Added {
 		if ref, ok := x.ref(p); ok && ref.Width > 0 {
 			if e := x.bySHA[ref.SHA256]; e != nil {
 				e.addThumbnail(p, ref.Width)
 			}
 		}
+	}
+}
+
+// deleteRecords applies the record files c deleted: an offloaded upload
+// has no original on the branch, so its record going is its delete.
+// Locked.
+func (x *Index) deleteRecords(c repo.CommitInfo, head map[string]fileState) {
+	for _, p := range c.Deleted {
+		sha, ok := x.layout.RecordHash(p)
+		if !ok {
+			continue
+		}
+		if st, known := head[p]; known && st.exists {
+			continue
+		}
+		if e := x.bySHA[sha]; e != nil {
+			e.hasRecord, e.needRecord = false, false
+			if e.Storage == record.StorageS3 {
+				x.remove(e.Path)
+			}
+		}
+	}
+}
+
+// addRecords applies the record files c added. The record of an upload
+// on the branch is read on its first query (for what trailers do not
+// say: the poster); one with no original beside it is an offloaded
+// upload, described by the commit's trailers. Locked.
+func (x *Index) addRecords(c repo.CommitInfo, head map[string]fileState) {
+	for _, p := range c.Added {
+		sha, ok := x.layout.RecordHash(p)
+		if !ok {
+			continue
+		}
+		if st, known := head[p]; known && !st.exists {
+			continue
+		}
+		if e := x.bySHA[sha]; e != nil {
+			e.hasRecord, e.needRecord = true, true
+			continue
+		}
+		rec, ok := record.FromMessage(c.Message)
+		if !ok || rec.SHA256 != sha || rec.Storage != record.StorageS3 {
+			continue
+		}
+		ext, ok := hashstore.ExtFor(rec.Type)
+		if !ok {
+			continue
+		}
+		path := x.store.Path(sha, ext)
+		ref, ok := x.ref(path)
+		if !ok {
+			continue
+		}
+		e := newEntry(path, ref, c)
+		e.seq = x.seq
+		e.hasRecord, e.needRecord = true, true
+		x.insert(e)
 	}
 }

@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -31,3 +32,35 @@ func BenchmarkLoad(b *testing.B) {
 }
 
 var benchN = 10000
+
+// BenchmarkLoadRecords measures start-up from records: the same 10,000
+// uploads, each with its record file, so Load reads no history; compare
+// with BenchmarkLoad, the history walk, in the same run.
+func BenchmarkLoadRecords(b *testing.B) {
+	s := newStore(b)
+	l := testLayout(s)
+	ups := make([]seeded, benchN)
+	for i := range ups {
+		ups[i] = seeded{m: newMedia(s, fmt.Sprintf("photo %d\n", i), "jpg", 320, 640), record: true}
+	}
+	bare := seedRecords(b, l, ups, time.Unix(1700000000, 0))
+	b.ResetTimer()
+	for range b.N {
+		r, err := repo.Open(context.Background(), repo.Options{Path: bare, Push: repo.PushOff})
+		if err != nil {
+			b.Fatal(err)
+		}
+		x := New(Options{Store: s, MediaDir: "media", Layout: l})
+		if err := x.Load(context.Background(), r); err != nil {
+			b.Fatal(err)
+		}
+		if got := x.Len(); got != benchN {
+			b.Fatalf("Len = %d", got)
+		}
+		// The first page, with its commits: what a client sees first.
+		if p, err := x.Page(context.Background(), Query{}); err != nil || p.Items[0].Commit == "" {
+			b.Fatalf("first page: %v", err)
+		}
+		r.Close(context.Background())
+	}
+}

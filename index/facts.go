@@ -2,24 +2,13 @@ package index
 
 import (
 	"math"
+	pathpkg "path"
 	"slices"
-	"strconv"
 	"strings"
 
 	"spano/hashstore"
+	"spano/record"
 	"spano/repo"
-)
-
-// Trailer keys spano writes on upload commits (see server/upload.go). The
-// index reads them back so that it needs no database.
-const (
-	TrailerSHA256   = "Media-SHA256"
-	TrailerType     = "Media-Type"
-	TrailerSize     = "Media-Size"
-	TrailerWidth    = "Media-Width"
-	TrailerHeight   = "Media-Height"
-	TrailerClient   = "Media-Client"
-	TrailerFilename = "Media-Filename"
 )
 
 // ref reads a repository path: an original or thumbnail below the media
@@ -38,34 +27,74 @@ func (x *Index) ref(path string) (hashstore.Ref, bool) {
 // commit by hand may add several files, or carry no trailers at all, and
 // then the type comes from the extension and the size from the tree.
 func newEntry(path string, r hashstore.Ref, c repo.CommitInfo) *entry {
-	e := &entry{Item: Item{Path: path, SHA256: r.SHA256, Ext: r.Ext, Published: c.Time}}
+	e := &entry{Item: Item{Path: path, SHA256: r.SHA256, Ext: r.Ext, Published: c.Time,
+		Storage: record.StorageRepo, Commit: c.Hash}}
 	e.Type, _ = hashstore.TypeFor(r.Ext)
 	e.needSize = true
-	if strings.EqualFold(c.Message.Value(TrailerSHA256), r.SHA256) {
-		m := c.Message
-		if t := m.Value(TrailerType); t != "" {
-			if ext, ok := hashstore.ExtFor(t); ok && ext == r.Ext {
-				e.Type = t
-			}
+	if rec, ok := record.FromMessage(c.Message); ok && rec.SHA256 == r.SHA256 {
+		if ext, ok := hashstore.ExtFor(rec.Type); ok && ext == r.Ext {
+			e.Type = rec.Type
 		}
-		if n, err := strconv.ParseInt(m.Value(TrailerSize), 10, 64); err == nil && n >= 0 {
-			e.Size, e.needSize = n, false
+		if rec.Size >= 0 {
+			e.Size, e.needSize = rec.Size, false
 		}
-		w, werr := strconv.Atoi(m.Value(TrailerWidth))
-		h, herr := strconv.Atoi(m.Value(TrailerHeight))
-		if werr == nil && herr == nil && w > 0 && h > 0 {
-			e.Width, e.Height = w, h
-		}
-		e.Client = m.Value(TrailerClient)
-		e.Filename = m.Value(TrailerFilename)
-		for _, t := range m.Trailers {
+		e.Width, e.Height, e.Duration = rec.Width, rec.Height, rec.Duration
+		e.Client, e.Filename, e.Storage = rec.Client, rec.Filename, rec.Storage
+		for _, t := range c.Message.Trailers {
 			if strings.HasPrefix(strings.ToLower(t.Key), "media-") {
 				e.Trailers = append(e.Trailers, t)
 			}
 		}
 	}
-	e.needDims = isImage(e.Type) && (e.Width == 0 || e.Height == 0)
+	if e.Storage == record.StorageS3 {
+		e.needSize = false // no blob to read: the record says, if anything
+	}
+	e.needDims = isImage(e.Type) && (e.Width == 0 || e.Height == 0) && e.Storage == record.StorageRepo
 	return e
+}
+
+// recordEntry is the item a record file describes; ref is its path's.
+// The commit that added it is not known yet.
+func recordEntry(rec record.Record, ref hashstore.Ref) *entry {
+	e := &entry{Item: Item{
+		Path: rec.Path, SHA256: rec.SHA256, Ext: ref.Ext, Size: rec.Size,
+		Width: rec.Width, Height: rec.Height, Published: rec.Published,
+		Client: rec.Client, Filename: rec.Filename, Storage: rec.Storage,
+		Duration: rec.Duration, Poster: rec.Poster, Trailers: rec.Trailers(),
+	}, needCommit: true, hasRecord: true}
+	e.Type, _ = hashstore.TypeFor(ref.Ext)
+	if ext, ok := hashstore.ExtFor(rec.Type); ok && ext == ref.Ext {
+		e.Type = rec.Type
+	}
+	e.needSize = rec.Size < 0 && rec.Storage == record.StorageRepo
+	e.needDims = isImage(e.Type) && (e.Width == 0 || e.Height == 0) && rec.Storage == record.StorageRepo
+	return e
+}
+
+// merge takes from e's record file what its commit's trailers cannot
+// say (the poster) or did not say.
+func (e *entry) merge(rec record.Record) {
+	e.hasRecord, e.needRecord = true, false
+	if rec.SHA256 != e.SHA256 {
+		return
+	}
+	e.Poster = rec.Poster
+	if e.Size <= 0 && rec.Size > 0 && e.Storage == record.StorageS3 {
+		e.Size = rec.Size
+	}
+	if e.Duration == 0 {
+		e.Duration = rec.Duration
+	}
+	if e.Client == "" {
+		e.Client = rec.Client
+	}
+	if e.Filename == "" {
+		e.Filename = rec.Filename
+	}
+	if (e.Width == 0 || e.Height == 0) && rec.Width > 0 && rec.Height > 0 {
+		e.Width, e.Height, e.needDims = rec.Width, rec.Height, false
+		e.thumbHeights()
+	}
 }
 
 // isImage reports whether items of type t have a width, height and
@@ -79,7 +108,8 @@ func (e *entry) addThumbnail(path string, w int) {
 			return
 		}
 	}
-	ts := append(slices.Clone(e.Thumbnails), Thumbnail{Path: path, Width: w})
+	typ, _ := hashstore.TypeFor(strings.TrimPrefix(pathpkg.Ext(path), "."))
+	ts := append(slices.Clone(e.Thumbnails), Thumbnail{Path: path, Type: typ, Width: w})
 	slices.SortFunc(ts, func(a, b Thumbnail) int { return a.Width - b.Width })
 	e.Thumbnails = ts
 	e.thumbHeights()

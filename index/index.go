@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"spano/hashstore"
+	"spano/record"
 	"spano/repo"
 )
 
@@ -43,6 +44,13 @@ type Item struct {
 	Published time.Time // author time of the commit that added it
 	Client    string    // Media-Client trailer: the token's client_id
 	Filename  string    // Media-Filename trailer: the client's name for it
+	Storage   string    // record.StorageRepo or record.StorageS3 (no blob on the branch)
+	Duration  float64   // seconds, for video and audio; 0 when unknown
+	Poster    string    // URL of a video's poster frame, from its record
+	// Commit is the commit that added the file, "" when not known: an
+	// item loaded from its record learns it on its first query (see
+	// Page), and one older than a shallow clone's history never does.
+	Commit string
 	// Trailers are the Media-* trailers of the commit that added the
 	// file, so that its delete commit can carry the same.
 	Trailers   []repo.Trailer
@@ -52,6 +60,7 @@ type Item struct {
 // Thumbnail is one thumbnail of an image on the branch.
 type Thumbnail struct {
 	Path          string // repository path
+	Type          string // MIME type, from the extension
 	Width, Height int    // Height is 0 when the original's size is unknown
 }
 
@@ -62,7 +71,11 @@ type Options struct {
 	Store *hashstore.Store
 	// MediaDir is media.dir, the folder Load lists ("" for the root).
 	MediaDir string
-	Logger   *slog.Logger // nil: discard
+	// Layout says where upload records are (Layout.RecordDir); with
+	// records on, Load reads them instead of walking history. The zero
+	// value: no records.
+	Layout record.Layout
+	Logger *slog.Logger // nil: discard
 }
 
 // Index is the in-memory list of media on the branch. It is safe for
@@ -71,7 +84,10 @@ type Options struct {
 type Index struct {
 	store    *hashstore.Store
 	mediaDir string
+	layout   record.Layout
 	log      *slog.Logger
+
+	walkMu sync.Mutex // one lazy walk for commits at a time (see findCommits)
 
 	mu     sync.RWMutex
 	repo   *repo.Repo    // set by Load; reads for Apply and lazy facts
@@ -87,9 +103,12 @@ type Index struct {
 // learned about it lazily.
 type entry struct {
 	Item
-	seq      uint64
-	needSize bool // Size unknown: Stat on first query
-	needDims bool // an image without Media-Width/Height: probe on first query
+	seq        uint64
+	needSize   bool // Size unknown: Stat on first query
+	needDims   bool // an image without Media-Width/Height: probe on first query
+	needCommit bool // loaded from its record: find Commit on first query
+	needRecord bool // its record arrived by a commit: read it on first query
+	hasRecord  bool // its record file is on the branch
 }
 
 // New returns an empty index. Wire Apply into the repository's Notify
@@ -100,9 +119,13 @@ func New(opts Options) *Index {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.Layout.Store == nil {
+		opts.Layout.Store = opts.Store
+	}
 	return &Index{
 		store:    opts.Store,
 		mediaDir: strings.Trim(opts.MediaDir, "/"),
+		layout:   opts.Layout,
 		log:      log.With("system", "index"),
 		byPath:   map[string]*entry{},
 		bySHA:    map[string]*entry{},

@@ -78,12 +78,13 @@ func TestLoadSeeded(t *testing.T) {
 		Path: newest.path, SHA256: newest.sha, Ext: "jpg", Type: "image/jpeg",
 		Size: int64(len(newest.content)), Width: 4000, Height: 3000,
 		Published: t0.Add(29 * time.Second), Client: "https://quill.p3k.io/", Filename: "IMG_29.jpg",
+		Storage: "repo", Commit: gittest.Git(t, bare, "rev-parse", "main"),
 		Trailers: []repo.Trailer{
 			{Key: "Media-SHA256", Value: newest.sha}, {Key: "Media-Type", Value: "image/jpeg"},
 			{Key: "Media-Size", Value: "9"}, {Key: "Media-Width", Value: "4000"}, {Key: "Media-Height", Value: "3000"},
 			{Key: "Media-Client", Value: "https://quill.p3k.io/"}, {Key: "Media-Filename", Value: "IMG_29.jpg"},
 		},
-		Thumbnails: []Thumbnail{{Path: newest.thumbs[0], Width: 320, Height: 240}, {Path: newest.thumbs[1], Width: 640, Height: 480}},
+		Thumbnails: []Thumbnail{{Path: newest.thumbs[0], Type: "image/jpeg", Width: 320, Height: 240}, {Path: newest.thumbs[1], Type: "image/jpeg", Width: 640, Height: 480}},
 	}
 	if diff := cmp.Diff(items[0], want, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
 		t.Errorf("newest item (-got +want):\n%s", diff)
@@ -227,7 +228,7 @@ func TestApplyCommitted(t *testing.T) {
 		t.Fatalf("after uploads (-got +want):\n%s", diff)
 	}
 	it, _, _ := x.Get(context.Background(), a.path)
-	if diff := cmp.Diff(it.Thumbnails, []Thumbnail{{Path: a.thumbs[0], Width: 320, Height: 160}}); diff != "" {
+	if diff := cmp.Diff(it.Thumbnails, []Thumbnail{{Path: a.thumbs[0], Type: "image/jpeg", Width: 320, Height: 160}}); diff != "" {
 		t.Errorf("thumbnails (-got +want):\n%s", diff)
 	}
 
@@ -301,6 +302,20 @@ func TestApplyFetched(t *testing.T) {
 	}
 	if got := items[1]; got.Size != int64(len(pic.content)) || got.Type != "image/png" || got.Width != 8 || got.Height != 6 {
 		t.Errorf("fetched item = %+v", got)
+	}
+	// mine was re-applied onto the person's commit: the item names the
+	// commit on the branch, not the one first made, once the push's
+	// notice is applied (the sync upload may return just before).
+	want := gittest.Git(t, remote, "rev-parse", "main")
+	for deadline := time.Now().Add(5 * time.Second); items[0].Commit != want && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		items = all(t, x)
+	}
+	if got := items[0].Commit; got != want {
+		t.Errorf("re-applied item's commit = %s, want the pushed %s", got, want)
+	}
+	if got, want := items[1].Commit, gittest.Git(t, remote, "rev-parse", "main~1"); got != want {
+		t.Errorf("fetched item's commit = %s, want %s", got, want)
 	}
 }
 

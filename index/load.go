@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"spano/hashstore"
+	"spano/record"
 	"spano/repo"
 )
 
@@ -31,7 +32,7 @@ func (x *Index) Load(ctx context.Context, r *repo.Repo) error {
 	x.mu.Lock()
 	x.repo = r
 	x.mu.Unlock()
-	order, commits, err := x.build(ctx, hist)
+	order, commits, err := x.build(ctx, r, hist)
 	if err != nil {
 		return fmt.Errorf("load index: %w", err)
 	}
@@ -65,97 +66,63 @@ func (x *Index) Load(ctx context.Context, r *repo.Repo) error {
 	}
 }
 
-// build reads the media at the history's head and dates them. It returns
-// the entries in index order and the number of commits read.
-func (x *Index) build(ctx context.Context, hist *repo.History) ([]*entry, int, error) {
-	files, err := hist.Files(ctx, x.mediaDir)
+// thumb is a thumbnail file at head.
+type thumb struct {
+	path, sha string
+	width     int
+}
+
+// dated is an entry with its distance from the head: within one second
+// the newer commit sorts first. Entries from records have age 0.
+type dated struct {
+	e   *entry
+	age int
+}
+
+// build reads the media at the history's head and describes them: from
+// their records where there are, else by walking history for the
+// commits that added them. It returns the entries in index order and the
+// number of commits read. The media folder and the records are listed
+// at once, each with a view of its own, and the records read by two
+// readers: start-up is these reads.
+func (x *Index) build(ctx context.Context, r *repo.Repo, hist *repo.History) ([]*entry, int, error) {
+	present, thumbs, err := x.listMedia(ctx, hist)
 	if err != nil {
 		return nil, 0, err
 	}
-	type thumb struct {
-		path, sha string
-		width     int
+	recs, err := x.readRecords(ctx, hist)
+	if err != nil {
+		return nil, 0, err
 	}
-	present := map[string]int64{} // originals at head, and their sizes
-	var thumbs []thumb
-	for _, f := range files {
-		ref, ok := x.ref(f.Path)
-		switch {
-		case !ok:
+	found := map[string]dated{}
+	for _, e := range recs {
+		if e.Storage == record.StorageRepo {
+			if _, ok := present[e.Path]; !ok {
+				continue // the original is gone: so is the upload
+			}
+		}
+		if _, dup := found[e.Path]; !dup {
+			found[e.Path] = dated{e: e}
+		}
+	}
+	rest := map[string]int64{}
+	for p, blob := range present {
+		if _, ok := found[p]; ok {
 			continue
-		case ref.Width > 0:
-			thumbs = append(thumbs, thumb{f.Path, ref.SHA256, ref.Width})
-		default:
-			size, err := hist.Size(f.Blob)
-			if err != nil {
-				return nil, 0, err
-			}
-			present[f.Path] = size
+		}
+		if rest[p], err = hist.Size(blob); err != nil {
+			return nil, 0, err
 		}
 	}
+	read, err := x.walk(ctx, hist, rest, found)
+	if err != nil {
+		return nil, read, err
+	}
+	return x.sorted(found, thumbs), read, nil
+}
 
-	// age counts commits from the head, so that within one second the
-	// newer commit sorts first.
-	type dated struct {
-		e   *entry
-		age int
-	}
-	found := make(map[string]dated, len(present))
-	date := func(p string, c repo.CommitInfo, age int) {
-		size, ok := present[p]
-		if !ok {
-			return
-		}
-		if _, done := found[p]; done {
-			return
-		}
-		ref, _ := x.ref(p)
-		e := newEntry(p, ref, c)
-		e.Size, e.needSize = size, false // the tree is the truth
-		found[p] = dated{e, age}
-	}
-	// The first pass believes upload commits' trailers. Should a file
-	// stay undated (someone rewrote a commit by hand), the second pass
-	// compares every commit's tree.
-	read := 0
-	var oldest time.Time
-	for _, trust := range []bool{true, false} {
-		if len(found) == len(present) {
-			break
-		}
-		age := 0
-		err := hist.Commits(ctx, func(info repo.CommitInfo) error {
-			if len(found) == len(present) {
-				return repo.ErrStopWalk
-			}
-			age++
-			read++
-			oldest = info.Time
-			switch kind, p := x.uploadCommit(info.Message); {
-			case trust && kind == kindAdd:
-				date(p, info, age)
-			case trust && kind == kindDelete:
-			default:
-				added, _, err := hist.Changes(info.Hash, x.mediaDir)
-				if err != nil {
-					return err
-				}
-				for _, p := range added {
-					date(p, info, age)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, read, err
-		}
-	}
-	for p := range present {
-		// Added before the oldest commit this clone has (a shallow
-		// clone): it sorts as the oldest.
-		date(p, repo.CommitInfo{Time: oldest}, math.MaxInt)
-	}
-
+// sorted puts found in index order and gives them their thumbnails.
+func (x *Index) sorted(found map[string]dated, thumbs []thumb) []*entry {
 	all := make([]dated, 0, len(found))
 	for _, d := range found {
 		all = append(all, d)
@@ -181,7 +148,93 @@ func (x *Index) build(ctx context.Context, hist *repo.History) ([]*entry, int, e
 			e.addThumbnail(t.path, t.width)
 		}
 	}
-	return order, read, nil
+	return order
+}
+
+// listMedia returns the originals at head with their blobs, and the
+// thumbnails.
+func (x *Index) listMedia(ctx context.Context, hist *repo.History) (map[string]string, []thumb, error) {
+	files, err := hist.Files(ctx, x.mediaDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	present := map[string]string{}
+	var thumbs []thumb
+	for _, f := range files {
+		ref, ok := x.ref(f.Path)
+		switch {
+		case !ok:
+			continue
+		case ref.Width > 0:
+			thumbs = append(thumbs, thumb{f.Path, ref.SHA256, ref.Width})
+		default:
+			present[f.Path] = f.Blob
+		}
+	}
+	return present, thumbs, nil
+}
+
+// walk dates the originals in present (path → size) from history, newest
+// first, only until each is found, and adds them to found.
+func (x *Index) walk(ctx context.Context, hist *repo.History, present map[string]int64, found map[string]dated) (int, error) {
+	want := len(present)
+	done := 0
+	date := func(p string, c repo.CommitInfo, age int) {
+		size, ok := present[p]
+		if !ok {
+			return
+		}
+		if _, ok := found[p]; ok {
+			return
+		}
+		ref, _ := x.ref(p)
+		e := newEntry(p, ref, c)
+		e.Size, e.needSize = size, false // the tree is the truth
+		found[p] = dated{e, age}
+		done++
+	}
+	// The first pass believes upload commits' trailers. Should a file
+	// stay undated (someone rewrote a commit by hand), the second pass
+	// compares every commit's tree.
+	read := 0
+	var oldest time.Time
+	for _, trust := range []bool{true, false} {
+		if done == want {
+			break
+		}
+		age := 0
+		err := hist.Commits(ctx, func(info repo.CommitInfo) error {
+			if done == want {
+				return repo.ErrStopWalk
+			}
+			age++
+			read++
+			oldest = info.Time
+			switch kind, p := x.uploadCommit(info.Message); {
+			case trust && kind == kindAdd:
+				date(p, info, age)
+			case trust && kind == kindDelete:
+			default:
+				added, _, err := hist.Changes(info.Hash, x.mediaDir)
+				if err != nil {
+					return err
+				}
+				for _, p := range added {
+					date(p, info, age)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return read, err
+		}
+	}
+	for p := range present {
+		// Added before the oldest commit this clone has (a shallow
+		// clone): it sorts as the oldest, its commit unknown.
+		date(p, repo.CommitInfo{Time: oldest}, math.MaxInt)
+	}
+	return read, nil
 }
 
 // Kinds of commit spano makes.
@@ -194,9 +247,9 @@ const (
 // uploadCommit tells an upload or delete commit made by spano from any
 // other by its subject and trailers, and returns the path it names.
 func (x *Index) uploadCommit(m repo.Message) (int, string) {
-	sha := m.Value(TrailerSHA256)
-	ext, ok := hashstore.ExtFor(m.Value(TrailerType))
-	if !ok || !isHash(sha) {
+	sha := m.Value(record.TrailerSHA256)
+	ext, ok := hashstore.ExtFor(m.Value(record.TrailerType))
+	if !ok || !hashstore.IsHash(sha) {
 		return kindOther, ""
 	}
 	p := x.store.Path(sha, ext)
@@ -207,18 +260,4 @@ func (x *Index) uploadCommit(m repo.Message) (int, string) {
 		return kindDelete, p
 	}
 	return kindOther, ""
-}
-
-// isHash reports whether s is 64 lowercase hex characters, as
-// hashstore.Store.Path requires.
-func isHash(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }

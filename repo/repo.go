@@ -203,6 +203,8 @@ type Repo struct {
 	// pending mirrors the writer's count of unpushed commits for Pending,
 	// which must not wait behind a commit in progress.
 	pending atomic.Int64
+	// unpushed is the same for Pushed (pushed.go).
+	unpushed atomic.Pointer[unpushedSet]
 }
 
 // Open opens the repository at opts.Path, cloning it from opts.Remote (in

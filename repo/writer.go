@@ -146,7 +146,7 @@ func (w *writer) run() {
 	defer close(w.r.stopped)
 	defer w.st.Close()
 	w.r.writerID.Store(goroutineID())
-	w.r.pending.Store(int64(len(w.chain)))
+	w.publishPending()
 	w.r.head.Store(w.head)
 	for {
 		select {
@@ -160,7 +160,7 @@ func (w *writer) run() {
 			return
 		}
 		// Every change of the chain happens here: commit, pushed, re-apply.
-		w.r.pending.Store(int64(len(w.chain)))
+		w.publishPending()
 		w.r.head.Store(w.head)
 		w.r.busySince.Store(0)
 	}
@@ -379,7 +379,7 @@ func (w *writer) committed(group []made) {
 			waits[i] = w.wait(w.seq, m.hash)
 		}
 	}
-	w.r.pending.Store(int64(len(w.chain))) // before any caller hears of its commit
+	w.publishPending() // before any caller hears of its commit
 	w.notify(Notice{Kind: NoticeCommitted, Commits: infos})
 	for i, m := range group {
 		m.req.reply <- commitReply{res: Result{Commit: m.hash.String()}, wait: waits[i]}
@@ -461,7 +461,7 @@ func (w *writer) pushed(h plumbing.Hash) ([]CommitInfo, error) {
 		out = append(out, u.info)
 	}
 	w.chain = append([]unpushed(nil), w.chain[n+1:]...)
-	w.r.pending.Store(int64(len(w.chain))) // before any waiter hears of its push
+	w.publishPending() // before a waiter hears its commit is pushed
 	for p, s := range w.added {
 		if s <= upTo {
 			delete(w.added, p)

@@ -94,6 +94,26 @@ type sourceItem struct {
 	Storage    string        `json:"storage"`
 	Client     string        `json:"client,omitempty"`
 	Filename   string        `json:"filename,omitempty"`
+	// Commit is the commit that added the file; left out when not known
+	// (older than a shallow clone's history), and then so is Pushed.
+	Commit string `json:"commit,omitempty"`
+	// Pushed: the remote has that commit; false with push off.
+	Pushed *bool `json:"pushed,omitempty"`
+	// Live: the site serves the file; left out without a live check.
+	Live *bool `json:"live,omitempty"`
+}
+
+// PushState says whether a commit has reached the remote without waiting
+// for the repository's writer; *repo.Repo is the real one. A Repository
+// that is not one leaves `pushed` out of q=source.
+type PushState interface {
+	Pushed(commit string) bool
+}
+
+// Live says whether the site serves an upload yet (SPEC.md "Live
+// check"); the live checker is the real one.
+type Live interface {
+	Live(sha256 string) bool
 }
 
 type sourcePage struct {
@@ -200,6 +220,13 @@ func (s *Server) sourceItem(it index.Item) sourceItem {
 	}
 	if strings.HasPrefix(rec.Type, "image/") {
 		out.Thumbnails = variants(rec.Variants)
+	}
+	out.Commit = it.Commit
+	if ps, ok := s.repo.(PushState); ok && it.Commit != "" {
+		out.Pushed = new(ps.Pushed(it.Commit))
+	}
+	if s.live != nil {
+		out.Live = new(s.live.Live(it.SHA256))
 	}
 	return out
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -8,11 +10,14 @@ import (
 	"path/filepath"
 	"slices"
 	"spano/internal/gittest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"spano/record"
 	"spano/repo"
 )
 
@@ -175,6 +180,7 @@ func TestQuerySource(t *testing.T) {
 		wantItem := sourceItem{
 			URL: photo.URL, Published: got.Published, MimeType: "image/jpeg", Size: photo.Size, SHA256: photo.SHA256,
 			Width: 700, Height: 500, Thumbnails: photo.Thumbnails, Storage: "repo", Filename: "photo.jpg",
+			Commit: photo.Commit, Pushed: new(true),
 		}
 		if diff := cmp.Diff(got, wantItem); diff != "" {
 			t.Errorf("item (-got +want):\n%s", diff)
@@ -291,5 +297,117 @@ func TestQuerySeesFetchedMedia(t *testing.T) {
 	}
 	if item.Thumbnails == nil || len(item.Thumbnails) != 0 {
 		t.Errorf("fetched image thumbnails = %#v, want []", item.Thumbnails)
+	}
+}
+
+// liveSet is a Live that answers from a set the test fills.
+type liveSet struct {
+	mu   sync.Mutex
+	live map[string]bool
+}
+
+func (l *liveSet) Live(sha string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.live[sha]
+}
+
+func (l *liveSet) set(sha string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.live[sha] = true
+}
+
+// TestSourceCommitPushedLive: q=source says which commit added each
+// file, whether the remote has it, and whether the site serves it.
+func TestSourceCommitPushedLive(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		push       repo.PushMode
+		live       bool
+		wantPushed bool
+	}{
+		{"sync push, live check", repo.PushSync, true, true},
+		{"push off, no live check", repo.PushOff, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ls := &liveSet{live: map[string]bool{}}
+			opts := envOptions{push: tc.push, records: true}
+			if tc.live {
+				opts.live = ls
+			}
+			e := newEnv(t, opts)
+			up := e.uploaded("dot.png", makeTinyPNG(t, 500))
+			item := func() map[string]any {
+				resp := e.get(goodToken, "q=source&url="+url.QueryEscape(up.URL))
+				var raw map[string]any
+				decode(t, resp, &raw)
+				return raw
+			}
+			raw := item()
+			if got := raw["commit"]; got != up.Commit || up.Commit == "" {
+				t.Errorf("commit = %v, want the 201's %q", got, up.Commit)
+			}
+			if got := raw["pushed"]; got != tc.wantPushed {
+				t.Errorf("pushed = %v, want %v", got, tc.wantPushed)
+			}
+			if got, ok := raw["live"]; tc.live && got != false || !tc.live && ok {
+				t.Errorf("live = %v (present %v) before the site serves it", got, ok)
+			}
+			if !tc.live {
+				return
+			}
+			ls.set(up.SHA256)
+			if got := item()["live"]; got != true {
+				t.Errorf("live = %v once the site serves it, want true", got)
+			}
+		})
+	}
+}
+
+// TestSourceOffloadedVideo: an offloaded video, committed as its record
+// (no original blob), is listed from the record's facts: storage, the
+// poster, the duration and the client's filename.
+func TestSourceOffloadedVideo(t *testing.T) {
+	e := newEnv(t, envOptions{records: true})
+	sha := strings.Repeat("ab", 32)
+	rec := record.Record{
+		Path: e.layout.Store.Path(sha, "mp4"), SHA256: sha, Type: "video/mp4", Size: 123456,
+		Width: 1920, Height: 1080, Duration: 7.25, Storage: record.StorageS3,
+		Published: time.Now().UTC().Truncate(time.Second), Filename: "clip.mp4",
+		Poster: siteURL + "/media/ab/ab/poster.jpg",
+	}
+	file := filepath.Join(t.TempDir(), "record.json")
+	if err := os.WriteFile(file, rec.JSON(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.repo.Commit(context.Background(), repo.Change{
+		Add:     []repo.Blob{{Path: e.layout.RecordPath(sha), File: file}},
+		Message: rec.Message(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got source
+	e.getJSON("q=source&mime_type=video", &got)
+	if len(got.Items) != 1 {
+		t.Fatalf("items = %+v, want the offloaded video", got.Items)
+	}
+	it := got.Items[0]
+	for _, c := range []struct{ name, got, want string }{
+		{"storage", it.Storage, "s3"},
+		{"poster", it.Poster, rec.Poster},
+		{"duration", fmt.Sprint(it.Duration), "7.25"},
+		{"filename", it.Filename, "clip.mp4"},
+		{"commit", it.Commit, res.Commit},
+		{"sha256", it.SHA256, sha},
+		{"size", fmt.Sprint(it.Size), "123456"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if it.Pushed == nil || !*it.Pushed {
+		t.Errorf("pushed = %v, want true (sync push)", it.Pushed)
 	}
 }

@@ -70,6 +70,9 @@ type Options struct {
 	// Index answers q=source, q=last and finds what a delete removes;
 	// nil: those queries are not offered and delete is refused.
 	Index *index.Index
+	// Live says which uploads the site serves, for q=source's `live`;
+	// nil: the field is left out (no live check).
+	Live Live
 	// Spooler caps concurrent spools and checks free space before each
 	// (see NewSpooler); nil: one with the default limits around
 	// Pipeline.Spool.
@@ -111,6 +114,7 @@ type Server struct {
 	hooks    Hooks
 	metrics  *Metrics
 	index    *index.Index
+	live     Live
 	spooler  *Spooler
 
 	baseURL      string
@@ -138,6 +142,7 @@ func New(opts Options) http.Handler {
 		hooks:        opts.Hooks,
 		metrics:      opts.Metrics,
 		index:        opts.Index,
+		live:         opts.Live,
 		baseURL:      strings.TrimRight(opts.BaseURL, "/"),
 		endpointPath: "/" + strings.Trim(opts.EndpointPath, "/"),
 		mediaURLPath: "/" + strings.Trim(opts.MediaURLPath, "/"),

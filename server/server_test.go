@@ -79,6 +79,7 @@ type envOptions struct {
 	records     bool                // write record files under _data
 	maxFileSize int64               // repo.max_file_size; 0: none
 	spool       *SpoolOptions       // non-nil: a Spooler with these options
+	live        Live                // answers q=source's live; nil: none
 }
 
 func newEnv(t *testing.T, opt envOptions) *env {
@@ -107,7 +108,11 @@ func newEnv(t *testing.T, opt envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.index = index.New(index.Options{Store: store, MediaDir: "media", Logger: log})
+	layout := record.Layout{Store: store, SiteURL: siteURL + "/media"}
+	if opt.records {
+		layout.DataDir = "_data"
+	}
+	e.index = index.New(index.Options{Store: store, MediaDir: "media", Layout: layout, Logger: log})
 	notify := ro.Notify
 	ro.Notify = func(n repo.Notice) {
 		e.index.Apply(n)
@@ -157,10 +162,6 @@ func newEnv(t *testing.T, opt envOptions) *env {
 	if opt.origins == nil {
 		opt.origins = []string{"*"}
 	}
-	layout := record.Layout{Store: store, SiteURL: siteURL + "/media"}
-	if opt.records {
-		layout.DataDir = "_data"
-	}
 	var hk ingest.Hooks
 	var notifier Hooks
 	if opt.hooks != nil {
@@ -184,6 +185,7 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		MediaURLPath: "/media", MaxSize: testMaxSize,
 		Scopes: []string{"media", "create"}, DeleteScopes: []string{"delete"}, Serve: opt.serve,
 		CORSOrigins: opt.origins, Logger: log, Metrics: opt.metrics, Gatherer: opt.gatherer,
+		Live: opt.live,
 	})
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)

@@ -188,7 +188,7 @@ func repoOptionsFromConfig(cfg config.Config, log *slog.Logger, notify func(repo
 
 // newIndexFromConfig is the media index of the layout.
 func newIndexFromConfig(cfg config.Config, store *hashstore.Store, log *slog.Logger) *index.Index {
-	return index.New(index.Options{Store: store, MediaDir: cfg.Media.Dir, Logger: log})
+	return index.New(index.Options{Store: store, MediaDir: cfg.Media.Dir, Layout: newLayoutFromConfig(cfg, store), Logger: log})
 }
 
 // pipelineDeps are the components an upload passes through.
@@ -222,6 +222,7 @@ func newPipelineFromConfig(cfg config.Config, d pipelineDeps) (*ingest.Pipeline,
 // handlerDeps are what the HTTP side needs beside the pipeline's parts.
 type handlerDeps struct {
 	verifier *indieauth.Verifier
+	live     *live.Checker // nil: no live check
 	metrics  *server.Metrics
 	reg      *prometheus.Registry
 	embedded bool
@@ -243,6 +244,9 @@ func newHandlerFromConfig(cfg config.Config, p pipelineDeps, h handlerDeps) (htt
 	opts.Verifier, opts.Repo, opts.Pipeline, opts.Layout, opts.Hooks, opts.Index = h.verifier, p.repo, pipeline, p.layout, p.hooks, p.index
 	opts.Spooler = server.NewSpooler(pipeline.Spool, spoolOptionsFromConfig(cfg))
 	opts.Metrics, opts.Gatherer, opts.Logger = h.metrics, h.reg, p.log
+	if h.live != nil {
+		opts.Live = h.live
+	}
 	if page != nil {
 		opts.Session, opts.UI = page, page
 		opts.UIPath, opts.UIMediaPath = ui.Dir(cfg.UI.Path), ui.MediaPath(cfg.UI.Path)

@@ -44,6 +44,7 @@ Usage:
   spano unblock [-commit HASH]                drop the commit the remote refuses, push the others
                                               (with spano serve stopped)
   spano kit -generator jekyll|hugo DIR        write the <picture> helpers into a site
+  spano records                               commit the records earlier uploads lack
   spano version                               print the version
 
 Every command but version takes -config PATH. Run "spano CMD -h" for the
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runKit(ctx, args[1:], stdout, stderr)
 	case "unblock":
 		return runUnblock(ctx, args[1:], stdout, stderr)
+	case "records":
+		return runRecords(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "spano", versionString())
 		return nil

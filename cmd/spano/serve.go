@@ -214,7 +214,7 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 	handler, err := newHandlerFromConfig(cfg, pipelineDeps{
 		store: store, layout: layout, repo: r, images: images, hooks: runner, index: media,
 		objects: objects, tmp: derived, log: log,
-	}, handlerDeps{verifier: verifier, metrics: metrics, reg: reg, embedded: embedded})
+	}, handlerDeps{verifier: verifier, live: checker, metrics: metrics, reg: reg, embedded: embedded})
 	if err != nil {
 		return err
 	}

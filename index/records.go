@@ -1,0 +1,186 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"spano/record"
+	"spano/repo"
+)
+
+// maxRecordSize bounds a record file read: spano writes a few hundred
+// bytes; anything past this is not one of its records.
+const maxRecordSize = 1 << 20
+
+// readRecords describes the uploads whose records are at hist's head:
+// one blob read each, no history. A record that cannot be read is
+// logged and left out, so its original, if present, is dated from
+// history instead. The caller checks that originals kept in the
+// repository are on the branch; an offloaded one's record is all there
+// is.
+func (x *Index) readRecords(ctx context.Context, hist *repo.History) ([]*entry, error) {
+	dir := x.layout.RecordDir()
+	if dir == "" || hist.Head() == "" {
+		return nil, nil
+	}
+	files, err := hist.Files(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*entry, 0, len(files))
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if e := x.readRecordBlob(hist, f); e != nil {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// readRecordBlob reads the record file f, nil when it is not a good one.
+func (x *Index) readRecordBlob(h *repo.History, f repo.Entry) *entry {
+	sha, ok := x.layout.RecordHash(f.Path)
+	if !ok {
+		return nil
+	}
+	b, err := h.Read(f.Blob, maxRecordSize)
+	if err == nil {
+		var e *entry
+		if e, err = x.recordEntry(f.Path, sha, b); err == nil {
+			return e
+		}
+	}
+	x.log.Warn("read record", "path", f.Path, "err", err)
+	return nil
+}
+
+// errBadRecord: a record file that does not describe the upload its
+// path names.
+var errBadRecord = errors.New("record does not match its path")
+
+// recordEntry parses the record file at path (named for hash sha).
+func (x *Index) recordEntry(path, sha string, b []byte) (*entry, error) {
+	rec, err := record.Parse(b)
+	if err != nil {
+		return nil, err
+	}
+	ref, ok := x.ref(rec.Path)
+	if rec.SHA256 != sha || !ok || ref.Width > 0 || ref.SHA256 != sha {
+		return nil, fmt.Errorf("%s names %s: %w", path, rec.Path, errBadRecord)
+	}
+	return recordEntry(rec, ref), nil
+}
+
+// readRecord reads the record of e's upload at head, for merge.
+func (x *Index) readRecord(ctx context.Context, r *repo.Repo, sha string) (record.Record, error) {
+	f, _, err := r.Open(ctx, x.layout.RecordPath(sha))
+	if err != nil {
+		return record.Record{}, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxRecordSize))
+	if err != nil {
+		return record.Record{}, fmt.Errorf("read record %s: %w", sha, err)
+	}
+	return record.Parse(b)
+}
+
+// findCommits learns the commits that added entries loaded from their
+// records. It walks history from the head, reading messages only (and
+// comparing trees only for commits spano did not make), until each of
+// need is found, and notes on the way every upload commit it passes, so
+// the next page's walk finds its items among them. A query for the
+// newest page reads about as many commits as the page has items; a walk
+// that reaches the end marks what it did not find as unknown for good.
+func (x *Index) findCommits(ctx context.Context, r *repo.Repo, need []*entry) error {
+	x.walkMu.Lock()
+	defer x.walkMu.Unlock()
+	wanted := map[string]bool{}
+	x.mu.RLock()
+	for _, e := range need {
+		if e.needCommit {
+			wanted[e.Path] = true
+		}
+	}
+	x.mu.RUnlock()
+	if len(wanted) == 0 {
+		return nil
+	}
+	hist, err := r.History(ctx)
+	if err != nil {
+		return fmt.Errorf("find commits: %w", err)
+	}
+	defer hist.Close()
+	seen := map[string]string{} // path → newest commit adding it
+	note := func(p, hash string) {
+		if _, ok := seen[p]; !ok {
+			seen[p] = hash
+			delete(wanted, p)
+		}
+	}
+	err = hist.Commits(ctx, func(c repo.CommitInfo) error {
+		switch kind, p := x.uploadCommit(c.Message); kind {
+		case kindAdd:
+			note(p, c.Hash)
+		case kindDelete:
+			if _, ok := seen[p]; !ok {
+				seen[p] = "" // deleted after: an older add is not the one
+			}
+		default:
+			added, _, err := hist.Changes(c.Hash, x.mediaDir)
+			if err != nil {
+				return err
+			}
+			for _, p := range added {
+				note(p, c.Hash)
+			}
+		}
+		if len(wanted) == 0 {
+			return repo.ErrStopWalk
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("find commits: %w", err)
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for p, hash := range seen {
+		if e := x.byPath[p]; e != nil && e.needCommit && hash != "" {
+			e.Commit, e.needCommit = hash, false
+		}
+	}
+	for p := range wanted { // the walk reached the end
+		if e := x.byPath[p]; e != nil {
+			e.needCommit = false
+		}
+	}
+	return nil
+}
+
+// Unrecorded returns the originals on the branch whose record file is
+// not, oldest first, with their sizes and image sizes read: what `spano
+// records` writes records for. With records off it returns none.
+func (x *Index) Unrecorded(ctx context.Context) ([]Item, error) {
+	if x.layout.RecordDir() == "" {
+		return nil, nil
+	}
+	var items []Item
+	var entries []*entry
+	x.mu.RLock()
+	for _, e := range x.order {
+		if !e.hasRecord {
+			items = append(items, e.snapshot())
+			entries = append(entries, e)
+		}
+	}
+	x.mu.RUnlock()
+	if err := x.complete(ctx, items, entries); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
