@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -224,6 +225,17 @@ func TestUploadVideo(t *testing.T) {
 			decode(t, again, &dup)
 			if !dup.Duplicate || dup.URL != up.URL || dup.Poster != up.Poster || dup.Width != 240 || dup.Height != 320 {
 				t.Errorf("duplicate: %+v, want the first upload's url, poster and size", dup)
+			}
+			// The delete takes the poster frame and its thumbnails too.
+			del := e.postForm(deleteToken, url.Values{"action": {"delete"}, "url": {up.URL}})
+			if del.StatusCode != http.StatusOK {
+				wantError(t, del, http.StatusOK, "")
+			}
+			del.Body.Close()
+			for _, f := range e.remoteFiles() {
+				if strings.Contains(f, up.SHA256) {
+					t.Errorf("after the delete the remote still holds %s", f)
+				}
 			}
 		})
 	}
