@@ -371,3 +371,73 @@ func TestMaxFileSizeWithoutStorage(t *testing.T) {
 	s.mustUploadFile("ok.png", writeNoisePNG(t, t.TempDir(), "ok.png", 400, 400, 8))
 	_ = os.Remove(big.path)
 }
+
+// TestObjectStorageKillBeforeCommit kills spano (SIGKILL) the moment the
+// offloaded object is complete in the bucket, before its commit can
+// follow: the object is an orphan fsck lists, and after a restart the
+// client's retry gives one object and one commit. (When the commit wins
+// the race anyway, the retry is a duplicate: still one of each.)
+func TestObjectStorageKillBeforeCommit(t *testing.T) {
+	srv := s3test.Start(t)
+	remote := gittest.NewRemote(t, nil)
+	s := s3Spano(t, "s3-kill", remote, srv)
+	s.start()
+	vid := writeVideo(t, t.TempDir(), "big.mp4", 64<<20, 11)
+	key := "media/" + vid.sha256[:2] + "/" + vid.sha256[2:4] + "/" + vid.sha256 + ".mp4"
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan response, 1)
+	go func() {
+		r, _ := s.uploadFile(ctx, "big.mp4", vid.path)
+		done <- r
+	}()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := srv.Client.StatObject(context.Background(), srv.Bucket, key, minio.StatObjectOptions{}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the object never appeared")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	s.kill()
+	r := <-done
+	committed := mediaCounts(t, s.repo, "main")[vid.sha256]
+	t.Logf("killed after the object: answer %d, commits of it on spano's branch %d", r.status, committed)
+	if r.status == http.StatusCreated && committed == 0 {
+		t.Fatalf("a 201 for an upload that is not committed")
+	}
+	if committed == 0 {
+		out, _, _ := s.command("fsck")
+		if !strings.Contains(out, key+": object no record names") {
+			t.Errorf("fsck does not list the orphaned object:\n%s", out)
+		}
+	}
+
+	from := s.log.Len()
+	s.start()
+	up := s.mustUploadFile("big.mp4", vid)
+	if committed == 0 && !strings.Contains(s.log.String()[from:], `msg="object already stored"`) {
+		t.Errorf("the retry sent the object again instead of finding it stored")
+	}
+	if up.Storage != "s3" {
+		t.Errorf("retry: storage %q, want s3", up.Storage)
+	}
+	eventually(t, 30*time.Second, func() string { return missing(t, remote, []string{vid.sha256}) })
+	n := 0
+	for o := range srv.Client.ListObjects(context.Background(), srv.Bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		n++
+	}
+	if n != 1 {
+		t.Errorf("bucket holds %d objects, want 1", n)
+	}
+	checkObject(t, srv, key, "video/mp4", vid)
+	if out, errOut, ok := s.command("fsck"); !ok || strings.Contains(out, "orphan") {
+		t.Errorf("fsck after the retry:\n%s%s", out, errOut)
+	}
+}
