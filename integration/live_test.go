@@ -18,7 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"spano/internal/gittest"
+	"spano/internal/s3test"
 )
 
 // deploySite stands in for the site's host (GitHub Pages, Netlify): it
@@ -257,5 +260,55 @@ func TestLiveCheckGivesUp(t *testing.T) {
 	}
 	if ev := readEvents(t, events); len(ev) != 0 {
 		t.Errorf("published events from a site that never deployed: %+v", ev)
+	}
+}
+
+// bucketSite serves the bucket's objects under /media/, as a bucket's
+// public domain or a CDN in front of it does.
+func bucketSite(t *testing.T, srv *s3test.Server) *httptest.Server {
+	h := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := strings.TrimPrefix(r.URL.Path, "/")
+		obj, err := srv.Client.GetObject(r.Context(), srv.Bucket, key, minio.GetObjectOptions{})
+		if err == nil {
+			var info minio.ObjectInfo
+			if info, err = obj.Stat(); err == nil {
+				defer obj.Close()
+				w.Header().Set("Content-Type", info.ContentType)
+				http.ServeContent(w, r, key, info.LastModified, obj)
+				return
+			}
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+// TestLiveCheckOffloaded: an offloaded upload is live when
+// storage.s3.public_url serves it.
+func TestLiveCheckOffloaded(t *testing.T) {
+	srv := s3test.Start(t)
+	remote := gittest.NewRemote(t, nil)
+	site := newDeploySite(t, remote, time.Second, false)
+	cdn := bucketSite(t, srv)
+	events := filepath.Join(t.TempDir(), "published")
+	s := newSpano(t, "live-s3", options{remote: remote, site: site.srv.URL, checkLive: true, liveTimeout: "1m",
+		s3: srv, publicURL: cdn.URL + "/media", hooks: publishedHook(events)})
+	s.start()
+	clip := writeVideo(t, t.TempDir(), "clip.mp4", 1<<20, 21)
+	up := s.mustUploadFile("clip.mp4", clip)
+	if up.Storage != "s3" || !strings.HasPrefix(up.URL, cdn.URL+"/media/") {
+		t.Fatalf("201 storage %q url %q, want s3 under %s", up.Storage, up.URL, cdn.URL)
+	}
+	eventually(t, 40*time.Second, func() string {
+		for _, ev := range readEvents(t, events) {
+			if ev.sha256 == up.SHA256 {
+				return ""
+			}
+		}
+		return "no published event for the offloaded upload"
+	})
+	if c := s.metric("spano_publish_seconds_count"); c != "1" {
+		t.Errorf("spano_publish_seconds_count = %q, want 1", c)
 	}
 }

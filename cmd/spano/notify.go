@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 
+	"spano/hashstore"
 	"spano/hooks"
 	"spano/live"
 	"spano/record"
@@ -28,9 +29,9 @@ func notifyHooks(h *hooks.Runner, l record.Layout, log *slog.Logger, n repo.Noti
 		return
 	}
 	for _, c := range n.Commits {
-		path := record.Original(l, c.Added)
+		path := originalOf(l, c, c.Added)
 		if path == "" {
-			path = record.Original(l, c.Deleted)
+			path = originalOf(l, c, c.Deleted)
 		}
 		// A commit that is not an upload (a person's change to the site)
 		// is still an event, so that a rebuild hook fires for it.
@@ -57,10 +58,10 @@ func watchLive(c *live.Checker, l record.Layout, selfServed bool, log *slog.Logg
 	var items []live.Item
 	var gone []string
 	for _, commit := range n.Commits {
-		if rec, ok := record.FromCommit(commit, l, record.Original(l, commit.Added)); ok && rec.Size >= 0 && watch {
+		if rec, ok := record.FromCommit(commit, l, originalOf(l, commit, commit.Added)); ok && rec.Size >= 0 && watch {
 			items = append(items, live.Item{SHA256: rec.SHA256, URL: rec.URL, Size: rec.Size, Committed: commit.Time})
 		}
-		if rec, ok := record.FromCommit(commit, l, record.Original(l, commit.Deleted)); ok && n.Kind == repo.NoticeCommitted {
+		if rec, ok := record.FromCommit(commit, l, originalOf(l, commit, commit.Deleted)); ok && n.Kind == repo.NoticeCommitted {
 			gone = append(gone, rec.SHA256)
 		}
 	}
@@ -83,4 +84,26 @@ func watchLive(c *live.Checker, l record.Layout, selfServed bool, log *slog.Logg
 			}
 		}
 	}()
+}
+
+// originalOf is the original among paths, a commit's added or deleted
+// files: a media path, or, for an offloaded upload (in the repository as
+// its record only), the path its record file names by hash and its
+// trailers by type.
+func originalOf(l record.Layout, c repo.CommitInfo, paths []string) string {
+	if p := record.Original(l, paths); p != "" {
+		return p
+	}
+	for _, p := range paths {
+		sha, ok := l.RecordHash(p)
+		if !ok {
+			continue
+		}
+		rec, ok := record.FromMessage(c.Message)
+		ext, known := hashstore.ExtFor(rec.Type)
+		if ok && known && rec.SHA256 == sha && rec.Storage == record.StorageS3 {
+			return l.Store.Path(sha, ext)
+		}
+	}
+	return ""
 }
