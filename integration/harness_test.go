@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"spano/internal/gittest"
+	"spano/internal/s3test"
 	"spano/internal/safebuf"
 	"strings"
 	"sync"
@@ -75,7 +76,23 @@ type options struct {
 	maxSize   string // media.max_size; "" means 50MB
 	maxFile   string // repo.max_file_size; "" means 100MB
 	keepGPS   bool   // media.strip_gps: false
+
+	// s3 is the object storage (storage.s3) and offload its selection;
+	// nil: no object storage.
+	s3           *s3test.Server
+	publicURL    string   // storage.s3.public_url; "" means s3PublicURL
+	offloadMin   string   // storage.offload.min_size; "" means 20MB
+	offloadTypes []string // storage.offload.types; nil means [video/*]
+	ffmpeg       string   // video.ffmpeg; "" means none (no posters)
+	site         string   // site.url; "" means siteURL
+	noRecords    bool     // site.records: false
+	checkLive    bool     // site.check_live
+	liveTimeout  string   // site.live_timeout; "" means 30m
+	hooks        string   // the hooks: list, as YAML lines; "" means none
 }
+
+// s3PublicURL is storage.s3.public_url unless a test sets its own.
+const s3PublicURL = "https://cdn.example.com/media"
 
 // spano is one spano serve process, restartable on the same config and
 // data directory, as an operator's service manager would restart it.
@@ -116,6 +133,12 @@ func newSpano(t *testing.T, name string, o options) *spano {
 	if o.maxFile == "" {
 		o.maxFile = "100MB"
 	}
+	if o.site == "" {
+		o.site = siteURL
+	}
+	if o.liveTimeout == "" {
+		o.liveTimeout = "30m"
+	}
 	widths := make([]string, len(o.widths))
 	for i, w := range o.widths {
 		widths[i] = fmt.Sprint(w)
@@ -126,6 +149,9 @@ data_dir: %q
 site:
   url: %q
   generator: %s
+  records: %v
+  check_live: %v
+  live_timeout: %q
 repo:
   path: %q
   remote: %q
@@ -144,10 +170,17 @@ auth:
   tokens:
     - sha256: %q
       scope: "media delete"
+video:
+  ffmpeg: %q
 log:
   level: debug
-`, s.dataDir, siteURL, o.generator, s.repo, o.remote, o.push, o.pushDelay, o.maxFile, o.maxSize, !o.keepGPS,
-		strings.Join(widths, ", "), digest([]byte(token)))
+`, s.dataDir, o.site, o.generator, !o.noRecords, o.checkLive, o.liveTimeout,
+		s.repo, o.remote, o.push, o.pushDelay, o.maxFile, o.maxSize, !o.keepGPS,
+		strings.Join(widths, ", "), digest([]byte(token)), o.ffmpeg)
+	cfg += storageConfig(o)
+	if o.hooks != "" {
+		cfg += "hooks:\n" + o.hooks
+	}
 	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +193,36 @@ log:
 		}
 	})
 	return s
+}
+
+// storageConfig is the storage: section of o, "" without object storage.
+func storageConfig(o options) string {
+	if o.s3 == nil {
+		return ""
+	}
+	if o.publicURL == "" {
+		o.publicURL = s3PublicURL
+	}
+	if o.offloadMin == "" {
+		o.offloadMin = "20MB"
+	}
+	if o.offloadTypes == nil {
+		o.offloadTypes = []string{"video/*"}
+	}
+	return fmt.Sprintf(`storage:
+  s3:
+    endpoint: %q
+    region: %q
+    bucket: %q
+    prefix: media
+    access_key: %q
+    secret_key: %q
+    public_url: %q
+  offload:
+    min_size: %q
+    types: [%s]
+`, o.s3.Endpoint, o.s3.Region, o.s3.Bucket, o.s3.AccessKey, o.s3.SecretKey, o.publicURL,
+		o.offloadMin, strings.Join(o.offloadTypes, ", "))
 }
 
 var listening = regexp.MustCompile(`msg="spano listening" addr=([0-9.]+:[0-9]+)`)
@@ -258,16 +321,23 @@ func (s *spano) tmpFiles() []string {
 
 // uploaded is spano's 201 body.
 type uploaded struct {
-	URL        string `json:"url"`
-	SHA256     string `json:"sha256"`
-	Type       string `json:"type"`
-	Size       int64  `json:"size"`
-	Duplicate  bool   `json:"duplicate"`
-	Commit     string `json:"commit"`
-	Pushed     bool   `json:"pushed"`
+	URL        string  `json:"url"`
+	SHA256     string  `json:"sha256"`
+	Type       string  `json:"type"`
+	Size       int64   `json:"size"`
+	Duplicate  bool    `json:"duplicate"`
+	Commit     string  `json:"commit"`
+	Pushed     bool    `json:"pushed"`
+	Storage    string  `json:"storage"`
+	Width      int     `json:"width"`
+	Height     int     `json:"height"`
+	Duration   float64 `json:"duration"`
+	Poster     string  `json:"poster"`
 	Thumbnails []struct {
-		Width int    `json:"width"`
-		URL   string `json:"url"`
+		Width  int    `json:"width"`
+		Height int    `json:"height"`
+		URL    string `json:"url"`
+		Type   string `json:"type"`
 	} `json:"thumbnails"`
 }
 

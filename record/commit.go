@@ -29,12 +29,25 @@ func FromCommit(c repo.CommitInfo, l Layout, path string) (Record, bool) {
 	return rec, true
 }
 
-// Original finds the original among paths (a commit's added or deleted
-// files): the one media path that is not a variant.
-func Original(l Layout, paths []string) string {
+// Original finds the original among paths, a commit's added or deleted
+// files: the one media path that is not a variant, or, for an offloaded
+// upload (in the repository as its record only), the path its record
+// file names by hash and the commit's trailers by type.
+func Original(l Layout, c repo.CommitInfo, paths []string) string {
 	for _, p := range paths {
 		if ref, err := l.Store.Parse(l.Store.URLPath(p)); err == nil && ref.Width == 0 {
 			return p
+		}
+	}
+	for _, p := range paths {
+		sha, ok := l.RecordHash(p)
+		if !ok {
+			continue
+		}
+		rec, ok := FromMessage(c.Message)
+		ext, known := hashstore.ExtFor(rec.Type)
+		if ok && known && rec.SHA256 == sha && rec.Storage == StorageS3 {
+			return l.Store.Path(sha, ext)
 		}
 	}
 	return ""

@@ -165,7 +165,7 @@ func TestFromCommit(t *testing.T) {
 	if _, ok := FromCommit(repo.CommitInfo{Message: r.Message()}, l, "media/ab/cd/"+hash+"-320w.jpg"); ok {
 		t.Error("FromCommit took a thumbnail for an original")
 	}
-	if got := Original(l, []string{"media/ab/cd/" + hash + "-320w.jpg", path, "README.md"}); got != path {
+	if got := Original(l, repo.CommitInfo{}, []string{"media/ab/cd/" + hash + "-320w.jpg", path, "README.md"}); got != path {
 		t.Errorf("Original = %q, want %q", got, path)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"spano/hooks"
 	"spano/index"
@@ -112,9 +113,15 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, tok indieauth.To
 		paths = nil
 	}
 	extra := []string{s.layout.RecordPath(rec.SHA256)}
+	if strings.HasPrefix(rec.Type, "video/") {
+		// The poster frame is no variant (it has no width in its name),
+		// and an index without records does not know it.
+		extra = append(extra, s.layout.Store.VariantPath(rec.SHA256, "poster", "jpg"))
+	}
 	for _, v := range rec.Variants {
 		extra = append(extra, v.Path)
 	}
+	extra = append(extra, s.recordedVariants(ctx, rec.SHA256)...)
 	for _, p := range extra {
 		if p != "" && s.exists(ctx, p) {
 			paths = append(paths, p)
@@ -149,6 +156,42 @@ func deleteMessage(it index.Item, rec record.Record) repo.Message {
 
 // exists reports whether path is on the branch; a failure to tell counts
 // as absent, so nothing is promised for a file that may not exist.
+// recordedVariants lists the renditions the upload's record file names,
+// which the index may not all know (a video's poster thumbnails). Only
+// paths beside the original and named after its hash are taken, whatever
+// the file says.
+func (s *Server) recordedVariants(ctx context.Context, sha256 string) []string {
+	rp := s.layout.RecordPath(sha256)
+	if rp == "" {
+		return nil
+	}
+	rc, _, err := s.repo.Open(ctx, rp)
+	if err != nil {
+		return nil
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxRecordBytes))
+	if err != nil {
+		return nil
+	}
+	rec, err := record.Parse(b)
+	if err != nil || rec.SHA256 != sha256 {
+		return nil
+	}
+	prefix := s.layout.Store.VariantPath(sha256, "", "")
+	prefix = prefix[:len(prefix)-1] // "media/ab/cd/<hash>-"
+	var out []string
+	for _, v := range rec.Variants {
+		if strings.HasPrefix(v.Path, prefix) && !strings.Contains(v.Path[len(prefix):], "/") {
+			out = append(out, v.Path)
+		}
+	}
+	return out
+}
+
+// maxRecordBytes bounds the record file read by a delete.
+const maxRecordBytes = 1 << 20
+
 func (s *Server) exists(ctx context.Context, path string) bool {
 	_, err := s.repo.Stat(ctx, path)
 	return err == nil

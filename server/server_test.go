@@ -33,11 +33,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"spano/hashstore"
+	"spano/heic"
 	"spano/hooks"
 	"spano/index"
 	"spano/indieauth"
 	"spano/repo"
 	"spano/thumbs"
+	"spano/video"
 )
 
 // Tokens the test verifier accepts, and one it does not.
@@ -80,7 +82,13 @@ type envOptions struct {
 	maxFileSize int64               // repo.max_file_size; 0: none
 	spool       *SpoolOptions       // non-nil: a Spooler with these options
 	live        Live                // answers q=source's live; nil: none
+	converter   *heic.Converter     // HEIC/HEIF to JPEG; nil: refused
+	video       video.Options       // how videos are read; FFmpeg "": no posters
+	types       []string            // media.types; nil: envTypes
 }
+
+// envTypes are the media types newEnv accepts unless told otherwise.
+var envTypes = []string{"image/jpeg", "image/png", "image/gif", "video/mp4", "audio/mpeg"}
 
 func newEnv(t *testing.T, opt envOptions) *env {
 	t.Helper()
@@ -100,9 +108,12 @@ func newEnv(t *testing.T, opt envOptions) *env {
 	if opt.repoOptions != nil {
 		opt.repoOptions(&ro)
 	}
+	if opt.types == nil {
+		opt.types = envTypes
+	}
 	store, err := hashstore.New(hashstore.Options{
 		TempDir: filepath.Join(e.data, "tmp"), MaxSize: testMaxSize,
-		Types:    []string{"image/jpeg", "image/png", "image/gif", "video/mp4", "audio/mpeg"},
+		Types:    opt.types,
 		MediaDir: "media", Depth: 2, Width: 2,
 	})
 	if err != nil {
@@ -170,6 +181,7 @@ func newEnv(t *testing.T, opt envOptions) *env {
 	pipeline, err := ingest.New(ingest.Options{
 		Store: store, Repo: r, Layout: layout, Images: maker, Hooks: hk, Index: e.index,
 		StripGPS: true, Records: opt.records, Rule: objstore.Rule{MaxFileSize: opt.maxFileSize},
+		Converter: opt.converter, Video: opt.video,
 		TempDir: filepath.Join(e.data, "tmp", "thumbs"), Logger: log,
 	})
 	if err != nil {

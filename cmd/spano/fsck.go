@@ -56,6 +56,11 @@ func runFsck(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, f := range files {
 		ref, err := site.store.Parse(site.store.URLPath(f.Path))
 		if err != nil {
+			if poster, ok := posterRef(site.store, f.Path); ok {
+				thumbs = append(thumbs, poster)
+				thumbPaths = append(thumbPaths, f.Path)
+				continue
+			}
 			report(f.Path, "not a content-addressed media path")
 			continue
 		}
@@ -92,6 +97,27 @@ func runFsck(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("fsck: %d problems", problems)
 	}
 	return nil
+}
+
+// posterRef reads the path of a video's poster frame,
+// "<hash>-poster.jpg", or of one of its thumbnails, "<hash>-poster-<W>w.jpg":
+// renditions that, like thumbnails, need their original. Only the exact
+// paths the pipeline writes are accepted.
+func posterRef(store *hashstore.Store, p string) (hashstore.Ref, bool) {
+	dir, name := path.Split(store.URLPath(p))
+	hash, rest, ok := strings.Cut(name, "-poster")
+	if !ok {
+		return hashstore.Ref{}, false
+	}
+	ref, err := store.Parse(dir + hash + rest)
+	if err != nil || ref.Ext != "jpg" {
+		return hashstore.Ref{}, false
+	}
+	want := store.VariantPath(ref.SHA256, "poster", "jpg")
+	if ref.Width > 0 {
+		want = store.VariantPath(ref.SHA256, fmt.Sprintf("poster-%dw", ref.Width), "jpg")
+	}
+	return ref, want == p
 }
 
 // hashFile streams the committed file at path through SHA-256.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"spano/config"
 	"spano/repo"
 )
 
@@ -64,5 +65,35 @@ func TestFsck(t *testing.T) {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("fsck output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestPosterRef(t *testing.T) {
+	store, err := newStoreFromConfig(config.Default(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := strings.Repeat("ab", 32)
+	tests := []struct {
+		path  string
+		ok    bool
+		width int
+	}{
+		{"media/ab/ab/" + h + "-poster.jpg", true, 0},
+		{"media/ab/ab/" + h + "-poster-320w.jpg", true, 320},
+		{"media/ab/ab/" + h + "-poster.png", false, 0},
+		{"media/ab/ab/" + h + "-poster-0320w.jpg", false, 0},
+		{"media/ab/ab/" + h + "-posterx.jpg", false, 0},
+		{"media/cd/ab/" + h + "-poster.jpg", false, 0},
+		{"media/ab/ab/" + h + "-320w.jpg", false, 0},
+		{"media/ab/ab/" + h + ".jpg", false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path[13:], func(t *testing.T) {
+			ref, ok := posterRef(store, tt.path)
+			if ok != tt.ok || (ok && (ref.SHA256 != h || ref.Width != tt.width)) {
+				t.Errorf("posterRef = %+v, %v; want ok %v width %d", ref, ok, tt.ok, tt.width)
+			}
+		})
 	}
 }

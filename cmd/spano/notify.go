@@ -41,9 +41,9 @@ func notifyHooks(h *hooks.Runner, l record.Layout, log *slog.Logger, n repo.Noti
 		return
 	}
 	for _, c := range n.Commits {
-		path := record.Original(l, c.Added)
+		path := record.Original(l, c, c.Added)
 		if path == "" {
-			path = record.Original(l, c.Deleted)
+			path = record.Original(l, c, c.Deleted)
 		}
 		// A commit that is not an upload (a person's change to the site)
 		// is still an event, so that a rebuild hook fires for it.
@@ -70,10 +70,10 @@ func watchLive(c *live.Checker, l record.Layout, selfServed bool, log *slog.Logg
 	var items []live.Item
 	var gone []string
 	for _, commit := range n.Commits {
-		if rec, ok := record.FromCommit(commit, l, record.Original(l, commit.Added)); ok && rec.Size >= 0 && watch {
+		if rec, ok := record.FromCommit(commit, l, record.Original(l, commit, commit.Added)); ok && rec.Size >= 0 && watch {
 			items = append(items, live.Item{SHA256: rec.SHA256, URL: rec.URL, Size: rec.Size, Committed: commit.Time})
 		}
-		if rec, ok := record.FromCommit(commit, l, record.Original(l, commit.Deleted)); ok && n.Kind == repo.NoticeCommitted {
+		if rec, ok := record.FromCommit(commit, l, record.Original(l, commit, commit.Deleted)); ok && n.Kind == repo.NoticeCommitted {
 			gone = append(gone, rec.SHA256)
 		}
 	}
