@@ -131,28 +131,33 @@ func (u *refUpdate) commit(s Syncer) error {
 // abort drops the lock of an update that will not happen.
 func (u *refUpdate) abort() { os.Remove(u.lock) }
 
-// setRef moves ref name to h, durably, after making the loose objects
-// objs and the folders of blobs durable: every file at once with the
-// ref's lock, then every folder at once, then the rename and the ref's
-// folder: three rounds of syncs, whatever the number of objects.
-func setRef(s Syncer, st storer.ReferenceStorer, repo string, name plumbing.ReferenceName, h plumbing.Hash, old *plumbing.Hash, objs, blobs []plumbing.Hash) error {
+// setRef moves ref name to h, durably, after making the group's pack
+// pk (nil: none) and the folders of the loose blobs durable: the pack's
+// files at once with the ref's lock, then (the pack installed) every
+// folder at once, then the rename and the ref's folder: three rounds of
+// syncs, whatever the number of objects.
+func setRef(s Syncer, st storer.ReferenceStorer, repo string, name plumbing.ReferenceName, h plumbing.Hash, old *plumbing.Hash, pk *groupPack, blobs []plumbing.Hash) error {
 	u, err := prepareRef(st, repo, name, h, old)
 	if err != nil {
 		return err
 	}
 	files := []string{u.lock}
 	var dirs []string
-	if len(objs)+len(blobs) > 0 {
-		dirs = append(dirs, filepath.Join(repo, "objects")) // a fan-out folder may be new
+	if pk != nil || len(blobs) > 0 {
+		dirs = append(dirs, filepath.Join(repo, "objects")) // a fan-out folder, or pack/, may be new
 	}
-	for _, o := range objs {
-		files = append(files, looseObjectPath(repo, o))
+	if pk != nil {
+		files = append(files, pk.files()...)
+		dirs = append(dirs, filepath.Join(repo, "objects", "pack"))
 	}
-	for _, o := range append(objs, blobs...) {
+	for _, o := range blobs {
 		dirs = append(dirs, filepath.Dir(looseObjectPath(repo, o)))
 	}
 	slices.Sort(dirs)
 	err = parallel(files, s.SyncFile)
+	if err == nil && pk != nil {
+		err = pk.install()
+	}
 	if err == nil {
 		err = parallel(slices.Compact(dirs), s.SyncDir)
 	}
@@ -170,21 +175,6 @@ func removeStaleLocks(repo string, names ...plumbing.ReferenceName) {
 	for _, n := range names {
 		_ = os.Remove(filepath.Join(repo, filepath.FromSlash(n.String())) + ".lock")
 	}
-}
-
-// recorder remembers the objects written through it, so that the writer
-// can sync exactly those.
-type recorder struct {
-	storer.EncodedObjectStorer
-	written []plumbing.Hash
-}
-
-func (r *recorder) SetEncodedObject(o plumbing.EncodedObject) (plumbing.Hash, error) {
-	h, err := r.EncodedObjectStorer.SetEncodedObject(o)
-	if err == nil {
-		r.written = append(r.written, h)
-	}
-	return h, err
 }
 
 // syncPacks makes durable the pack files that a fetch wrote since since:

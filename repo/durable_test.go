@@ -63,6 +63,19 @@ func (s *syncLog) reset() {
 	s.mu.Unlock()
 }
 
+// packOf is the index of the pack in repo that holds object h.
+func packOf(t *testing.T, repo, h string) string {
+	t.Helper()
+	idxs, _ := filepath.Glob(filepath.Join(repo, "objects", "pack", "*.idx"))
+	for _, idx := range idxs {
+		if strings.Contains(gittest.Git(t, repo, "verify-pack", "-v", idx), h) {
+			return idx
+		}
+	}
+	t.Fatalf("object %s is in no pack", h)
+	return ""
+}
+
 // treesOf lists the trees of commit c: the root and every folder in it.
 func treesOf(t *testing.T, repo, c string) []string {
 	t.Helper()
@@ -85,10 +98,12 @@ func indexOf(calls []string, want string) int {
 }
 
 // TestCommitIsDurableInOrder: before Commit returns, the blob is synced
-// (as its temp file, before the rename) and then its folder; then every
-// tree and the commit, then their folders and objects/; then the ref's
-// lock file, renamed over the ref, and last refs/heads. A crash at any
-// point leaves a ref that names only objects already on disk.
+// (as its temp file, before the rename) and then its folder; the trees
+// and the commit, written as one pack and its index, are synced under
+// their temporary names with the ref's lock file; then the folders
+// (objects/pack, the blob's, objects/); then the lock is renamed over
+// the ref, and last refs/heads is synced. A crash at any point leaves a
+// ref that names only objects already on disk.
 func TestCommitIsDurableInOrder(t *testing.T) {
 	for _, mode := range []PushMode{PushOff, PushAsync, PushSync} {
 		t.Run(string(mode), func(t *testing.T) {
@@ -111,13 +126,31 @@ func TestCommitIsDurableInOrder(t *testing.T) {
 			if !strings.HasPrefix(calls[0], "file objects/"+tempBlobPrefix) {
 				t.Errorf("first sync = %q, want the blob's temp file", calls[0])
 			}
-			// The commit's objects and the ref's lock, then the folders
-			// of every object (the blob's too), then the ref's folder.
-			files := []string{"file objects/" + res.Commit[:2] + "/" + res.Commit[2:], "file refs/heads/main.lock"}
-			for _, tree := range treesOf(t, path, res.Commit) {
-				files = append(files, "file objects/"+tree[:2]+"/"+tree[2:])
+			var pack, idx string
+			for _, c := range calls {
+				switch {
+				case strings.HasPrefix(c, "file objects/pack/"+tempPackPrefix):
+					pack = c
+				case strings.HasPrefix(c, "file objects/pack/"+tempIdxPrefix):
+					idx = c
+				}
 			}
-			dirs := []string{"dir objects", "dir objects/" + blob[:2], "dir objects/" + res.Commit[:2]}
+			if pack == "" || idx == "" {
+				t.Fatalf("the group's pack and index were not synced: %q", calls)
+			}
+			// The commit and its trees are in that pack, none loose.
+			for _, o := range append(treesOf(t, path, res.Commit), res.Commit) {
+				if fileExists(looseObject(path, o)) {
+					t.Errorf("object %s is loose", o)
+				}
+			}
+			if out := gittest.Git(t, path, "verify-pack", "-v", packOf(t, path, res.Commit)); !strings.Contains(out, res.Commit+" commit") {
+				t.Errorf("the commit is not in its pack:\n%s", out)
+			}
+			// The pack, its index and the ref's lock, then the folders of
+			// every object (the blob's too), then the ref's folder.
+			files := []string{pack, idx, "file refs/heads/main.lock"}
+			dirs := []string{"dir objects", "dir objects/" + blob[:2], "dir objects/pack"}
 			last := indexOf(calls, "dir refs/heads")
 			if last < 0 {
 				t.Fatalf("the branch's folder was not synced: %q", calls)

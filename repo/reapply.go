@@ -17,30 +17,29 @@ import (
 // content-addressed paths, so they cannot conflict with anyone's content.
 func (w *writer) reapply(onto plumbing.Hash) (plumbing.Hash, error) {
 	base := onto
-	baseCommit, err := object.GetCommit(w.st, onto)
+	baseCommit, err := object.GetCommit(w.ob, onto)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("read fetched head %s: %w", onto, err)
 	}
 	baseTree := baseCommit.TreeHash
-	rec := &recorder{EncodedObjectStorer: w.st}
 	mapping := map[plumbing.Hash]plumbing.Hash{}
 	var chain []unpushed
 	now := w.r.opts.Now().Truncate(time.Second)
 	for _, u := range w.chain {
-		c, err := object.GetCommit(w.st, u.hash)
+		c, err := object.GetCommit(w.ob, u.hash)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("read commit %s: %w", u.hash, err)
 		}
-		before, err := parentTree(w.st, c)
+		before, err := parentTree(w.ob, c)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
-		edits, err := diffTrees(w.st, before, c.TreeHash)
+		edits, err := diffTrees(w.ob, before, c.TreeHash)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
 		var conflicts []string
-		tree, err := applyEdits(rec, baseTree, edits, editOptions{lenient: true, conflicts: &conflicts})
+		tree, err := applyEdits(w.ob, baseTree, edits, editOptions{lenient: true, conflicts: &conflicts})
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("re-apply %s: %w", u.hash, err)
 		}
@@ -52,7 +51,7 @@ func (w *writer) reapply(onto plumbing.Hash) (plumbing.Hash, error) {
 			continue
 		}
 		committer := object.Signature{Name: w.r.opts.AuthorName, Email: w.r.opts.AuthorEmail, When: now}
-		h, err := writeCommit(rec, &object.Commit{
+		h, err := writeCommit(w.ob, &object.Commit{
 			Author: c.Author, Committer: committer, Message: c.Message,
 			TreeHash: tree, ParentHashes: []plumbing.Hash{base},
 		})
@@ -65,7 +64,7 @@ func (w *writer) reapply(onto plumbing.Hash) (plumbing.Hash, error) {
 		chain = append(chain, u)
 		base, baseTree = h, tree
 	}
-	if err := w.setBranch(base, w.head, rec.written, nil); err != nil {
+	if err := w.setBranch(base, w.head, nil); err != nil {
 		return plumbing.ZeroHash, err
 	}
 	// Tracking moves after the branch: if spano dies in between, the next
