@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/storer"
@@ -73,35 +74,13 @@ func (r *Repo) writeBlob(ctx context.Context, file string, also io.Writer) (plum
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 
-	hasher := plumbing.NewHasher(plumbing.BlobObject, fi.Size())
-	bw := bufio.NewWriterSize(tmp, 64<<10)
-	zw, _ := zlib.NewWriterLevel(bw, objectCompression)
-	header := fmt.Appendf(nil, "blob %d\x00", fi.Size())
-	_, err = zw.Write(header)
-	var n int64
-	if err == nil {
-		dst := io.MultiWriter(zw, hasher)
-		if also != nil {
-			dst = io.MultiWriter(zw, hasher, also)
-		}
-		n, err = io.Copy(dst, &ctxReader{ctx: ctx, r: src})
-	}
-	if err == nil && n != fi.Size() {
-		err = fmt.Errorf("file changed while copying: %d of %d bytes", n, fi.Size())
-	}
-	if err == nil {
-		err = zw.Close()
-	}
-	if err == nil {
-		err = bw.Flush()
-	}
+	h, n, err := streamBlob(tmp, &ctxReader{ctx: ctx, r: src}, fi.Size(), also)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
-	h := hasher.Sum()
 	dst := looseObjectPath(r.opts.Path, h)
 	sync := r.opts.Syncer
 	if _, err := os.Stat(dst); err == nil {
@@ -127,6 +106,104 @@ func (r *Repo) writeBlob(ctx context.Context, file string, also io.Writer) (plum
 	}
 	// Its folder is synced by the commit that names it, with the others.
 	return h, n, nil
+}
+
+// zlibPools keep zlib writers by level: a new one allocates and clears
+// about a megabyte of state, which was a tenth of a commit's CPU.
+var zlibPools = map[int]*sync.Pool{zlib.NoCompression: {}, zlib.BestSpeed: {}}
+
+type pooledZlib struct {
+	*zlib.Writer
+	level int
+}
+
+// getZlib is a zlib writer at level (one of zlibPools) writing to w.
+func getZlib(w io.Writer, level int) *pooledZlib {
+	if zw, ok := zlibPools[level].Get().(*pooledZlib); ok {
+		zw.Reset(w)
+		return zw
+	}
+	zw, _ := zlib.NewWriterLevel(w, level)
+	return &pooledZlib{Writer: zw, level: level}
+}
+
+func putZlib(zw *pooledZlib) {
+	zw.Reset(io.Discard) // drop the reference to the destination
+	zlibPools[zw.level].Put(zw)
+}
+
+// probeSize is how much of a file streamBlob deflates to see whether
+// deflating it is worth the time.
+const probeSize = 32 << 10
+
+// streamBlob writes the loose object of the size bytes of src to w and
+// returns its hash, writing the bytes to also too (when not nil).
+//
+// The hash is plain SHA-1, not go-git's collision-detecting one, which
+// took a fifth of the time of an upload: the bytes are an upload that
+// spano hashed itself (SHA-256, its path), not objects of someone else's
+// history whose names git trusts. The one harm a crafted SHA-1
+// collision could do is make an upload's path name the bytes of another
+// upload by the same token holder, who can publish any bytes anyway, and
+// spano fsck finds it, as the path's SHA-256 no longer matches.
+//
+// Files that do not deflate (JPEG, PNG, video: most media) are stored
+// in zlib's stored blocks, still valid zlib (git's core.compression 0),
+// as a deflate of its first probeSize bytes tells.
+func streamBlob(w io.Writer, src io.Reader, size int64, also io.Writer) (plumbing.Hash, int64, error) {
+	head := make([]byte, min(size, probeSize))
+	if _, err := io.ReadFull(src, head); err != nil {
+		return plumbing.ZeroHash, 0, fmt.Errorf("file changed while copying: %w", err)
+	}
+	hasher := sha1.New()
+	header := fmt.Appendf(nil, "blob %d\x00", size)
+	hasher.Write(header)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	zw := getZlib(bw, blobCompression(head))
+	defer putZlib(zw)
+	dst := io.MultiWriter(zw, hasher)
+	if also != nil {
+		dst = io.MultiWriter(zw, hasher, also)
+	}
+	_, err := zw.Write(header)
+	if err == nil {
+		_, err = dst.Write(head)
+	}
+	var n int64
+	if err == nil {
+		n, err = io.Copy(dst, src)
+		n += int64(len(head))
+	}
+	if err == nil && n != size {
+		err = fmt.Errorf("file changed while copying: %d of %d bytes", n, size)
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	var h plumbing.Hash
+	copy(h[:], hasher.Sum(nil))
+	return h, n, err
+}
+
+// blobCompression is the zlib level of a file that begins with head:
+// stored, when deflating head saves under an eighth of it.
+func blobCompression(head []byte) int {
+	if len(head) < 512 {
+		return objectCompression
+	}
+	var c countWriter
+	c.w = io.Discard
+	zw := getZlib(&c, zlib.BestSpeed)
+	zw.Write(head)
+	zw.Close()
+	putZlib(zw)
+	if c.n > int64(len(head))*7/8 {
+		return zlib.NoCompression
+	}
+	return objectCompression
 }
 
 // tempBlobPrefix names writeBlob's temp files, so that removeTempBlobs
@@ -177,7 +254,8 @@ func writePack(w io.Writer, st storer.EncodedObjectStorer, hashes []plumbing.Has
 	if _, err := bw.Write(hdr[:]); err != nil {
 		return err
 	}
-	zw, _ := zlib.NewWriterLevel(bw, objectCompression)
+	zw := getZlib(bw, objectCompression)
+	defer putZlib(zw)
 	for _, h := range hashes {
 		obj, err := st.EncodedObject(plumbing.AnyObject, h)
 		if err != nil {

@@ -3,7 +3,6 @@ package repo
 import (
 	"bufio"
 	"bytes"
-	"compress/zlib"
 	"crypto/sha1"
 	"encoding/binary"
 	"errors"
@@ -26,20 +25,21 @@ import (
 // folder, temp file, rename and two syncs). Blobs are not in it:
 // WriteBlob writes them loose, before the commit.
 //
-// The objects of written packs stay in memory until the storage under
-// it is reopened (every overlayPacks packs), so that the next groups,
-// which read the trees the last ones wrote, do not make the storage
-// reopen to find the new pack on every commit.
+// The objects of written packs stay in memory until they add up to
+// overlayBytes, then the storage under it is reopened (and reads the
+// indexes of the new packs): the next groups read the trees the last
+// ones wrote, and a storage that does not know their pack reopens on
+// every miss.
 type overlay struct {
 	*storage
 	mem   map[plumbing.Hash]plumbing.EncodedObject
 	group []plumbing.Hash // written in this group, not yet in a pack
-	packs int             // packs written since storage was opened
+	bytes int64           // size of the objects in mem
 }
 
-// overlayPacks is how many group packs the overlay keeps in memory
-// before it reopens its storage, which then reads their indexes.
-const overlayPacks = 16
+// overlayBytes bounds the memory the overlay holds: about 2,500 commits
+// into a 20,000-file repository (a commit's trees are ~13 KB there).
+const overlayBytes = 32 << 20
 
 func newOverlay(st *storage) *overlay {
 	return &overlay{storage: st, mem: map[plumbing.Hash]plumbing.EncodedObject{}}
@@ -58,6 +58,7 @@ func (o *overlay) SetEncodedObject(obj plumbing.EncodedObject) (plumbing.Hash, e
 		return plumbing.ZeroHash, fmt.Errorf("write object %s: not in memory", h)
 	}
 	o.mem[h] = obj
+	o.bytes += obj.Size()
 	o.group = append(o.group, h)
 	return h, nil
 }
@@ -106,19 +107,20 @@ func (o *overlay) writePack(repo string) (*groupPack, error) {
 // and a later group that makes the same objects must write them again.
 func (o *overlay) drop() {
 	for _, h := range o.group {
+		o.bytes -= o.mem[h].Size()
 		delete(o.mem, h)
 	}
 	o.group = nil
 }
 
 // written closes the group, its pack in place, and reopens the storage
-// when the overlay holds enough packs.
+// when the overlay holds overlayBytes.
 func (o *overlay) written() {
 	o.group = nil
-	if o.packs++; o.packs >= overlayPacks {
+	if o.bytes >= overlayBytes {
 		o.storage.reopen()
 		o.mem = map[plumbing.Hash]plumbing.EncodedObject{}
-		o.packs = 0
+		o.bytes = 0
 	}
 }
 
@@ -206,7 +208,8 @@ func writePackData(w io.Writer, objs []plumbing.EncodedObject) ([]packEntry, []b
 	bw.Write(hdr[:])
 	entries := make([]packEntry, len(objs))
 	var body bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&body, objectCompression)
+	zw := getZlib(&body, objectCompression)
+	defer putZlib(zw)
 	for i, obj := range objs {
 		body.Reset()
 		body.Write(packEntryHeader(obj.Type(), obj.Size()))
