@@ -52,6 +52,31 @@ func (r *Repo) WriteBlob(ctx context.Context, file string) (StoredBlob, error) {
 	return StoredBlob{Hash: h.String(), SHA256: hex.EncodeToString(sum.Sum(nil)), Size: n}, nil
 }
 
+// writeBlobs writes the blobs of bs that have no Hash yet, at once: an
+// upload's file and its record are synced in one round, not two.
+func (r *Repo) writeBlobs(ctx context.Context, bs []Blob) ([]plumbing.Hash, error) {
+	hashes := make([]plumbing.Hash, len(bs))
+	errs := make([]error, len(bs))
+	var wg sync.WaitGroup
+	for i, b := range bs {
+		if b.Hash != "" {
+			hashes[i] = plumbing.NewHash(b.Hash)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if h, _, err := r.writeBlob(ctx, b.File, nil); err != nil {
+				errs[i] = fmt.Errorf("commit %s: %w", b.Path, err)
+			} else {
+				hashes[i] = h
+			}
+		}()
+	}
+	wg.Wait()
+	return hashes, errors.Join(errs...)
+}
+
 // writeBlob streams a local file into the object store as a loose object
 // and returns its hash, writing the bytes to also too (when not nil).
 // Memory use does not depend on the file's size. The object appears by
