@@ -3,6 +3,7 @@ package repo
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -136,7 +137,7 @@ func (u *refUpdate) abort() { os.Remove(u.lock) }
 // files at once with the ref's lock, then (the pack installed) every
 // folder at once, then the rename and the ref's folder: three rounds of
 // syncs, whatever the number of objects.
-func setRef(s Syncer, st storer.ReferenceStorer, repo string, name plumbing.ReferenceName, h plumbing.Hash, old *plumbing.Hash, pk *groupPack, blobs []plumbing.Hash) error {
+func setRef(s Syncer, st *storage, repo string, name plumbing.ReferenceName, h plumbing.Hash, old *plumbing.Hash, pk *groupPack, blobs []plumbing.Hash) error {
 	u, err := prepareRef(st, repo, name, h, old)
 	if err != nil {
 		return err
@@ -159,13 +160,38 @@ func setRef(s Syncer, st storer.ReferenceStorer, repo string, name plumbing.Refe
 		err = pk.install()
 	}
 	if err == nil {
-		err = parallel(slices.Compact(dirs), s.SyncDir)
+		err = parallel(slices.Compact(dirs), func(dir string) error {
+			if err := s.SyncDir(dir); !errors.Is(err, fs.ErrNotExist) || dir == filepath.Join(repo, "objects") {
+				return err
+			}
+			return nil // checked below
+		})
+	}
+	if err == nil {
+		err = blobsPresent(st, repo, blobs)
 	}
 	if err != nil {
 		u.abort()
 		return fmt.Errorf("update %s: sync: %w", name.Short(), err)
 	}
 	return u.commit(s)
+}
+
+// blobsPresent checks the blobs whose loose file is gone. That happens
+// when git gc, running beside spano, packed a blob (bytes committed
+// before: a thumbnail of an image uploaded twice) and deleted its loose
+// copy and the emptied folder (git prune-packed deletes only objects in
+// a pack, which git synced); then the storage finds it in the new pack.
+func blobsPresent(st *storage, repo string, blobs []plumbing.Hash) error {
+	for _, b := range blobs {
+		if _, err := os.Lstat(looseObjectPath(repo, b)); err == nil {
+			continue
+		}
+		if _, err := st.EncodedObjectSize(b); err != nil {
+			return fmt.Errorf("blob %s: %w", b, err)
+		}
+	}
+	return nil
 }
 
 // removeStaleLocks deletes the ref locks a killed run left (spano holds

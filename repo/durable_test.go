@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -346,5 +347,43 @@ func TestHousekeepingWithRelativePath(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "spano-data", "site.git", "objects", "pack")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestBlobPackedBeforeCommit: git gc, running beside spano, packs a blob
+// between WriteBlob and the Commit that names it, and git prune-packed
+// deletes its loose file and the emptied folder. The commit finds it in
+// the pack instead of failing on the folder's sync; a blob that is gone
+// for good fails the commit.
+func TestBlobPackedBeforeCommit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "clone.git")
+	r := open(t, Options{Path: path, GCEvery: -1})
+	ctx := context.Background()
+	file, p := media(t, 3000)
+	b, err := r.WriteBlob(ctx, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("git", "pack-objects", "-q", filepath.Join(path, "objects", "pack", "pack"))
+	cmd.Dir, cmd.Stdin = path, strings.NewReader(b.Hash+"\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pack-objects: %v\n%s", err, out)
+	}
+	gittest.Git(t, path, "prune-packed")
+	if _, err := os.Stat(filepath.Dir(looseObject(path, b.Hash))); !os.IsNotExist(err) {
+		t.Fatalf("prune-packed left the blob's folder: %v", err)
+	}
+	res, err := r.Commit(ctx, Change{Add: []Blob{{Path: p, Hash: b.Hash}}, Message: upload(file, p).Message})
+	if err != nil {
+		t.Fatalf("commit of a blob git packed: %v", err)
+	}
+	if got := gittest.Git(t, path, "rev-parse", res.Commit+":"+p); got != b.Hash {
+		t.Errorf("%s holds %s, want %s", p, got, b.Hash)
+	}
+	gittest.Fsck(t, path)
+
+	missing := strings.Repeat("ab", 20)
+	if _, err := r.Commit(ctx, Change{Add: []Blob{{Path: "media/ab/ab/x.jpg", Hash: missing}}, Message: Message{Subject: "Add x"}}); err == nil {
+		t.Error("a commit naming a blob that is nowhere succeeded")
 	}
 }

@@ -111,22 +111,31 @@ func (r *Repo) writeBlob(ctx context.Context, file string, also io.Writer) (plum
 	if _, err := os.Stat(dst); err == nil {
 		// Already there: content-addressed, so identical; but perhaps
 		// written a moment ago by an upload of the same bytes that has
-		// not synced it yet.
-		if err := sync.SyncFile(dst); err != nil {
+		// not synced it yet. Gone since: git gc packed it; ours is
+		// written, as it would have been without the Stat.
+		err := sync.SyncFile(dst)
+		if err == nil {
+			return h, n, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
 			return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 		}
-		return h, n, nil
 	}
 	if err := sync.SyncFile(tmp.Name()); err != nil {
-		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
 	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
 		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
+	// The fan-out folder is made when missing, twice at most: git
+	// prune-packed, running beside spano, deletes the folders it empties.
+	err = os.Rename(tmp.Name(), dst)
+	for try := 0; try < 2 && errors.Is(err, fs.ErrNotExist); try++ {
+		if err = os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
+			err = os.Rename(tmp.Name(), dst)
+		}
+	}
+	if err != nil {
 		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
 	// Its folder is synced by the commit that names it, with the others.
