@@ -48,6 +48,6 @@ for i in $(seq 100); do
 	sleep 0.2
 done
 "$work/bench" -endpoint http://127.0.0.1:9204/micropub/media -token "$token" -png -size 50000 -clients 32 -count 8
-curl -fs "http://127.0.0.1:9204/metrics" | grep -E '^spano_(pushes|commits|pushed_commits)_total'
+curl -fs "http://127.0.0.1:9204/metrics" | grep -E '^spano_(pushes|commits|pushed_commits)_total|^spano_upload_stage_seconds_(sum|count)'
 echo "remote: $(git -C "$work/remote.git" rev-list --count main) commits"
 grep -v '^$' "$work/spano.log" | tail -5 || true
