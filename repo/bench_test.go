@@ -68,12 +68,15 @@ func files(b *testing.B, n int) []string {
 // benchmark can say how many files and folders each commit syncs and
 // what the syncs cost.
 type countSyncer struct {
-	off         bool
-	files, dirs atomic.Int64
+	off                bool
+	files, dirs, locks atomic.Int64 // locks: ref updates
 }
 
 func (c *countSyncer) SyncFile(path string) error {
 	c.files.Add(1)
+	if strings.HasSuffix(path, ".lock") {
+		c.locks.Add(1)
+	}
 	if c.off {
 		return nil
 	}
@@ -289,4 +292,30 @@ func BenchmarkHousekeeping(b *testing.B) {
 			b.ReportMetric(float64(blocks*4096)/(1<<20), "object-MiB")
 		})
 	}
+}
+
+// BenchmarkCommitParallel commits 200 KB uploads from 8 goroutines at
+// once, push off, fsync on: the writer groups them. It reports commits
+// per second and the mean group size (ref updates per commit).
+func BenchmarkCommitParallel(b *testing.B) {
+	s := &countSyncer{}
+	r := open(b, Options{Push: PushOff, Syncer: s, GCEvery: -1})
+	srcs := files(b, b.N)
+	var next atomic.Int64
+	s.files.Store(0)
+	s.dirs.Store(0)
+	b.SetParallelism(4) // 8 goroutines on 2 CPUs
+	start := time.Now()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			src := srcs[next.Add(1)-1]
+			if _, err := r.Commit(context.Background(), upload(src, pathOf(src))); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commits/s")
+	b.ReportMetric(float64(b.N)/float64(s.locks.Load()), "commits/group")
 }
