@@ -12,6 +12,7 @@ import (
 	"sort"
 	"spano/internal/gittest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -63,29 +64,99 @@ func files(b *testing.B, n int) []string {
 	return out
 }
 
+// countSyncer is fsync (or nothing, when off), counting the calls, so a
+// benchmark can say how many files and folders each commit syncs and
+// what the syncs cost.
+type countSyncer struct {
+	off                bool
+	files, dirs, locks atomic.Int64 // locks: ref updates
+}
+
+func (c *countSyncer) SyncFile(path string) error {
+	c.files.Add(1)
+	if strings.HasSuffix(path, ".lock") {
+		c.locks.Add(1)
+	}
+	if c.off {
+		return nil
+	}
+	return syncPath(path)
+}
+
+func (c *countSyncer) SyncDir(path string) error {
+	c.dirs.Add(1)
+	if c.off {
+		return nil
+	}
+	return syncPath(path)
+}
+
+func (c *countSyncer) report(b *testing.B) {
+	b.ReportMetric(float64(c.files.Load())/float64(b.N), "file-syncs/op")
+	b.ReportMetric(float64(c.dirs.Load())/float64(b.N), "dir-syncs/op")
+}
+
+// syncModes are the two Syncers of the benchmarks: fsync, and none (to
+// show what the syncs cost; never in a real run).
+var syncModes = []struct {
+	name string
+	off  bool
+}{{"fsync", false}, {"nosync", true}}
+
 // BenchmarkCommit measures one 200 KB upload committed into repositories
-// of 100 and 20,000 files, push off, against the git CLI doing add and
-// commit in a clone of the same repository.
+// of 100 and 20,000 files, push off, with and without fsync, against the
+// git CLI doing add and commit in a clone of the same repository, made
+// durable as spano is (core.fsync=committed, core.fsyncMethod=fsync).
 func BenchmarkCommit(b *testing.B) {
 	for _, n := range []int{100, 20000} {
 		dir := b.TempDir()
 		seed := seedRepo(b, dir, n)
-		b.Run(fmt.Sprintf("spano/files=%d", n), func(b *testing.B) {
-			path := filepath.Join(b.TempDir(), "clone.git")
-			gittest.Git(b, dir, "clone", "-q", "--bare", seed, path)
-			r := open(b, Options{Path: path, Push: PushOff})
+		for _, m := range syncModes {
+			b.Run(fmt.Sprintf("spano-%s/files=%d", m.name, n), func(b *testing.B) {
+				path := filepath.Join(b.TempDir(), "clone.git")
+				gittest.Git(b, dir, "clone", "-q", "--bare", seed, path)
+				s := &countSyncer{off: m.off}
+				r := open(b, Options{Path: path, Push: PushOff, Syncer: s, GCEvery: -1})
+				srcs := files(b, b.N)
+				s.files.Store(0)
+				s.dirs.Store(0)
+				latency(b, func(i int) {
+					if _, err := r.Commit(context.Background(), upload(srcs[i], pathOf(srcs[i]))); err != nil {
+						b.Fatal(err)
+					}
+				})
+				s.report(b)
+			})
+		}
+		b.Run(fmt.Sprintf("git-cli-fsync/files=%d", n), func(b *testing.B) {
+			work := filepath.Join(b.TempDir(), "work")
+			gittest.Git(b, dir, "clone", "-q", seed, work)
+			gittest.Git(b, work, "config", "core.fsync", "committed")
+			gittest.Git(b, work, "config", "core.fsyncMethod", "fsync")
+			gittest.Git(b, work, "config", "gc.auto", "0")
 			srcs := files(b, b.N)
+			latency(b, func(i int) { gitAddCommit(b, work, srcs[i], "") })
+		})
+	}
+}
+
+// BenchmarkWriteBlob writes one 400 KB file that does not deflate (as a
+// JPEG does not) into the object store, with and without fsync.
+func BenchmarkWriteBlob(b *testing.B) {
+	for _, m := range syncModes {
+		b.Run(m.name, func(b *testing.B) {
+			s := &countSyncer{off: m.off}
+			r := open(b, Options{Push: PushOff, Syncer: s, GCEvery: -1})
+			srcs := make([]string, b.N)
+			for i := range srcs {
+				srcs[i], _ = media(b, 400_000)
+			}
+			b.SetBytes(400_000)
 			latency(b, func(i int) {
-				if _, err := r.Commit(context.Background(), upload(srcs[i], pathOf(srcs[i]))); err != nil {
+				if _, err := r.WriteBlob(context.Background(), srcs[i]); err != nil {
 					b.Fatal(err)
 				}
 			})
-		})
-		b.Run(fmt.Sprintf("git-cli/files=%d", n), func(b *testing.B) {
-			work := filepath.Join(b.TempDir(), "work")
-			gittest.Git(b, dir, "clone", "-q", seed, work)
-			srcs := files(b, b.N)
-			latency(b, func(i int) { gitAddCommit(b, work, srcs[i], "") })
 		})
 	}
 }
@@ -221,4 +292,30 @@ func BenchmarkHousekeeping(b *testing.B) {
 			b.ReportMetric(float64(blocks*4096)/(1<<20), "object-MiB")
 		})
 	}
+}
+
+// BenchmarkCommitParallel commits 200 KB uploads from 8 goroutines at
+// once, push off, fsync on: the writer groups them. It reports commits
+// per second and the mean group size (ref updates per commit).
+func BenchmarkCommitParallel(b *testing.B) {
+	s := &countSyncer{}
+	r := open(b, Options{Push: PushOff, Syncer: s, GCEvery: -1})
+	srcs := files(b, b.N)
+	var next atomic.Int64
+	s.files.Store(0)
+	s.dirs.Store(0)
+	b.SetParallelism(4) // 8 goroutines on 2 CPUs
+	start := time.Now()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			src := srcs[next.Add(1)-1]
+			if _, err := r.Commit(context.Background(), upload(src, pathOf(src))); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commits/s")
+	b.ReportMetric(float64(b.N)/float64(s.locks.Load()), "commits/group")
 }

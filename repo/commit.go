@@ -39,15 +39,12 @@ func (r *Repo) Commit(ctx context.Context, c Change) (Result, error) {
 	// content-addressed and a loose object appears by rename, so writing
 	// the same blob twice at once is harmless.
 	req := &commitReq{msg: c.Message, reply: make(chan commitReply, 1)}
-	for _, b := range c.Add {
-		h := plumbing.NewHash(b.Hash)
-		if b.Hash == "" {
-			var err error
-			if h, _, err = r.writeBlob(ctx, b.File, nil); err != nil {
-				return Result{}, fmt.Errorf("commit %s: %w", b.Path, err)
-			}
-		}
-		req.edits = append(req.edits, edit{path: b.Path, blob: h, mode: filemode.Regular})
+	hashes, err := r.writeBlobs(ctx, c.Add)
+	if err != nil {
+		return Result{}, err
+	}
+	for i, b := range c.Add {
+		req.edits = append(req.edits, edit{path: b.Path, blob: hashes[i], mode: filemode.Regular})
 	}
 	for _, p := range c.Delete {
 		req.edits = append(req.edits, edit{path: p})

@@ -3,6 +3,7 @@ package repo
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -131,36 +132,66 @@ func (u *refUpdate) commit(s Syncer) error {
 // abort drops the lock of an update that will not happen.
 func (u *refUpdate) abort() { os.Remove(u.lock) }
 
-// setRef moves ref name to h, durably, after making the loose objects
-// objs and the folders of blobs durable: every file at once with the
-// ref's lock, then every folder at once, then the rename and the ref's
-// folder: three rounds of syncs, whatever the number of objects.
-func setRef(s Syncer, st storer.ReferenceStorer, repo string, name plumbing.ReferenceName, h plumbing.Hash, old *plumbing.Hash, objs, blobs []plumbing.Hash) error {
+// setRef moves ref name to h, durably, after making the group's pack
+// pk (nil: none) and the folders of the loose blobs durable: the pack's
+// files at once with the ref's lock, then (the pack installed) every
+// folder at once, then the rename and the ref's folder: three rounds of
+// syncs, whatever the number of objects.
+func setRef(s Syncer, st *storage, repo string, name plumbing.ReferenceName, h plumbing.Hash, old *plumbing.Hash, pk *groupPack, blobs []plumbing.Hash) error {
 	u, err := prepareRef(st, repo, name, h, old)
 	if err != nil {
 		return err
 	}
 	files := []string{u.lock}
 	var dirs []string
-	if len(objs)+len(blobs) > 0 {
-		dirs = append(dirs, filepath.Join(repo, "objects")) // a fan-out folder may be new
+	if pk != nil || len(blobs) > 0 {
+		dirs = append(dirs, filepath.Join(repo, "objects")) // a fan-out folder, or pack/, may be new
 	}
-	for _, o := range objs {
-		files = append(files, looseObjectPath(repo, o))
+	if pk != nil {
+		files = append(files, pk.files()...)
+		dirs = append(dirs, filepath.Join(repo, "objects", "pack"))
 	}
-	for _, o := range append(objs, blobs...) {
+	for _, o := range blobs {
 		dirs = append(dirs, filepath.Dir(looseObjectPath(repo, o)))
 	}
 	slices.Sort(dirs)
 	err = parallel(files, s.SyncFile)
+	if err == nil && pk != nil {
+		err = pk.install()
+	}
 	if err == nil {
-		err = parallel(slices.Compact(dirs), s.SyncDir)
+		err = parallel(slices.Compact(dirs), func(dir string) error {
+			if err := s.SyncDir(dir); !errors.Is(err, fs.ErrNotExist) || dir == filepath.Join(repo, "objects") {
+				return err
+			}
+			return nil // checked below
+		})
+	}
+	if err == nil {
+		err = blobsPresent(st, repo, blobs)
 	}
 	if err != nil {
 		u.abort()
 		return fmt.Errorf("update %s: sync: %w", name.Short(), err)
 	}
 	return u.commit(s)
+}
+
+// blobsPresent checks the blobs whose loose file is gone. That happens
+// when git gc, running beside spano, packed a blob (bytes committed
+// before: a thumbnail of an image uploaded twice) and deleted its loose
+// copy and the emptied folder (git prune-packed deletes only objects in
+// a pack, which git synced); then the storage finds it in the new pack.
+func blobsPresent(st *storage, repo string, blobs []plumbing.Hash) error {
+	for _, b := range blobs {
+		if _, err := os.Lstat(looseObjectPath(repo, b)); err == nil {
+			continue
+		}
+		if _, err := st.EncodedObjectSize(b); err != nil {
+			return fmt.Errorf("blob %s: %w", b, err)
+		}
+	}
+	return nil
 }
 
 // removeStaleLocks deletes the ref locks a killed run left (spano holds
@@ -170,21 +201,6 @@ func removeStaleLocks(repo string, names ...plumbing.ReferenceName) {
 	for _, n := range names {
 		_ = os.Remove(filepath.Join(repo, filepath.FromSlash(n.String())) + ".lock")
 	}
-}
-
-// recorder remembers the objects written through it, so that the writer
-// can sync exactly those.
-type recorder struct {
-	storer.EncodedObjectStorer
-	written []plumbing.Hash
-}
-
-func (r *recorder) SetEncodedObject(o plumbing.EncodedObject) (plumbing.Hash, error) {
-	h, err := r.EncodedObjectStorer.SetEncodedObject(o)
-	if err == nil {
-		r.written = append(r.written, h)
-	}
-	return h, err
 }
 
 // syncPacks makes durable the pack files that a fetch wrote since since:

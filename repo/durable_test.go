@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -63,6 +64,19 @@ func (s *syncLog) reset() {
 	s.mu.Unlock()
 }
 
+// packOf is the index of the pack in repo that holds object h.
+func packOf(t *testing.T, repo, h string) string {
+	t.Helper()
+	idxs, _ := filepath.Glob(filepath.Join(repo, "objects", "pack", "*.idx"))
+	for _, idx := range idxs {
+		if strings.Contains(gittest.Git(t, repo, "verify-pack", "-v", idx), h) {
+			return idx
+		}
+	}
+	t.Fatalf("object %s is in no pack", h)
+	return ""
+}
+
 // treesOf lists the trees of commit c: the root and every folder in it.
 func treesOf(t *testing.T, repo, c string) []string {
 	t.Helper()
@@ -85,10 +99,12 @@ func indexOf(calls []string, want string) int {
 }
 
 // TestCommitIsDurableInOrder: before Commit returns, the blob is synced
-// (as its temp file, before the rename) and then its folder; then every
-// tree and the commit, then their folders and objects/; then the ref's
-// lock file, renamed over the ref, and last refs/heads. A crash at any
-// point leaves a ref that names only objects already on disk.
+// (as its temp file, before the rename) and then its folder; the trees
+// and the commit, written as one pack and its index, are synced under
+// their temporary names with the ref's lock file; then the folders
+// (objects/pack, the blob's, objects/); then the lock is renamed over
+// the ref, and last refs/heads is synced. A crash at any point leaves a
+// ref that names only objects already on disk.
 func TestCommitIsDurableInOrder(t *testing.T) {
 	for _, mode := range []PushMode{PushOff, PushAsync, PushSync} {
 		t.Run(string(mode), func(t *testing.T) {
@@ -111,13 +127,31 @@ func TestCommitIsDurableInOrder(t *testing.T) {
 			if !strings.HasPrefix(calls[0], "file objects/"+tempBlobPrefix) {
 				t.Errorf("first sync = %q, want the blob's temp file", calls[0])
 			}
-			// The commit's objects and the ref's lock, then the folders
-			// of every object (the blob's too), then the ref's folder.
-			files := []string{"file objects/" + res.Commit[:2] + "/" + res.Commit[2:], "file refs/heads/main.lock"}
-			for _, tree := range treesOf(t, path, res.Commit) {
-				files = append(files, "file objects/"+tree[:2]+"/"+tree[2:])
+			var pack, idx string
+			for _, c := range calls {
+				switch {
+				case strings.HasPrefix(c, "file objects/pack/"+tempPackPrefix):
+					pack = c
+				case strings.HasPrefix(c, "file objects/pack/"+tempIdxPrefix):
+					idx = c
+				}
 			}
-			dirs := []string{"dir objects", "dir objects/" + blob[:2], "dir objects/" + res.Commit[:2]}
+			if pack == "" || idx == "" {
+				t.Fatalf("the group's pack and index were not synced: %q", calls)
+			}
+			// The commit and its trees are in that pack, none loose.
+			for _, o := range append(treesOf(t, path, res.Commit), res.Commit) {
+				if fileExists(looseObject(path, o)) {
+					t.Errorf("object %s is loose", o)
+				}
+			}
+			if out := gittest.Git(t, path, "verify-pack", "-v", packOf(t, path, res.Commit)); !strings.Contains(out, res.Commit+" commit") {
+				t.Errorf("the commit is not in its pack:\n%s", out)
+			}
+			// The pack, its index and the ref's lock, then the folders of
+			// every object (the blob's too), then the ref's folder.
+			files := []string{pack, idx, "file refs/heads/main.lock"}
+			dirs := []string{"dir objects", "dir objects/" + blob[:2], "dir objects/pack"}
 			last := indexOf(calls, "dir refs/heads")
 			if last < 0 {
 				t.Fatalf("the branch's folder was not synced: %q", calls)
@@ -356,5 +390,43 @@ func TestHealthyDoesNotWaitForTheWriter(t *testing.T) {
 	gittest.Git(t, path, "update-ref", "refs/heads/main", "HEAD~1")
 	if err := r.Healthy(ctx); err == nil || !strings.Contains(err.Error(), "moved outside spano") {
 		t.Errorf("Healthy after the branch moved = %v, want it to say so", err)
+	}
+}
+
+// TestBlobPackedBeforeCommit: git gc, running beside spano, packs a blob
+// between WriteBlob and the Commit that names it, and git prune-packed
+// deletes its loose file and the emptied folder. The commit finds it in
+// the pack instead of failing on the folder's sync; a blob that is gone
+// for good fails the commit.
+func TestBlobPackedBeforeCommit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "clone.git")
+	r := open(t, Options{Path: path, GCEvery: -1})
+	ctx := context.Background()
+	file, p := media(t, 3000)
+	b, err := r.WriteBlob(ctx, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("git", "pack-objects", "-q", filepath.Join(path, "objects", "pack", "pack"))
+	cmd.Dir, cmd.Stdin = path, strings.NewReader(b.Hash+"\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pack-objects: %v\n%s", err, out)
+	}
+	gittest.Git(t, path, "prune-packed")
+	if _, err := os.Stat(filepath.Dir(looseObject(path, b.Hash))); !os.IsNotExist(err) {
+		t.Fatalf("prune-packed left the blob's folder: %v", err)
+	}
+	res, err := r.Commit(ctx, Change{Add: []Blob{{Path: p, Hash: b.Hash}}, Message: upload(file, p).Message})
+	if err != nil {
+		t.Fatalf("commit of a blob git packed: %v", err)
+	}
+	if got := gittest.Git(t, path, "rev-parse", res.Commit+":"+p); got != b.Hash {
+		t.Errorf("%s holds %s, want %s", p, got, b.Hash)
+	}
+	gittest.Fsck(t, path)
+
+	missing := strings.Repeat("ab", 20)
+	if _, err := r.Commit(ctx, Change{Add: []Blob{{Path: "media/ab/ab/x.jpg", Hash: missing}}, Message: Message{Subject: "Add x"}}); err == nil {
+		t.Error("a commit naming a blob that is nowhere succeeded")
 	}
 }

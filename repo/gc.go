@@ -25,18 +25,26 @@ const defaultGCEvery = 100
 //   - media does not delta-compress and barely deflates: files from
 //     16 MiB up are stored whole, a delta search holds at most 256 MiB
 //     (without a cap, ten videos of 300 MB would be held at once), and
-//     deflating is at level 1, as spano writes its loose objects.
+//     deflating is at level 1, as spano writes its loose objects;
+//   - spano writes one small pack per group of commits, so it is the
+//     pack count (gc.autoPackLimit) that starts most runs, and such a run
+//     repacks everything: packs from 64 MiB up are kept as they are, so
+//     that it rewrites the small packs and the loose blobs, not the
+//     whole media library.
 var gcConfig = []string{
 	"-c", "gc.autoDetach=false", "-c", "maintenance.auto=false",
-	"-c", "gc.packRefs=false",
+	"-c", "gc.packRefs=false", "-c", "gc.bigPackThreshold=64m",
 	"-c", "core.bigFileThreshold=16m", "-c", "pack.windowMemory=256m", "-c", "pack.compression=1",
 }
 
 // housekeeper runs "git gc --auto" beside spano now and then, as git does
-// after commits. spano writes every object loose, five or six per upload;
-// unpacked, a clone with 100,000 uploads would hold over half a million
-// small files. git decides whether there is work (gc.auto: 6,700 loose
-// objects by default; setting gc.auto to 0 in the clone turns it off).
+// after commits. spano writes each blob loose and the trees and commits
+// of each group of commits as one small pack; left alone, a clone with
+// 100,000 uploads would hold 100,000 loose files and as many packs. git
+// decides whether there is work (gc.autoPackLimit: 50 packs, gc.auto:
+// 6,700 loose objects by default; gc.auto 0 in the clone turns it off).
+// Only a run that repacks all (the pack count's) packs the loose blobs:
+// git's incremental repack skips what packed commits name.
 //
 // It runs off the request path, one run at a time, and never packs refs:
 // go-git moves refs without taking git's lock files, so a git pack-refs

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"spano/internal/gittest"
 	"strings"
@@ -56,6 +57,11 @@ func readBack(t *testing.T, r *Repo, files map[string]string) {
 func dueForGC(t *testing.T, repo string) {
 	t.Helper()
 	gittest.Git(t, repo, "config", "gc.auto", "1")
+	// Two packs (this one and a commit's) are more than the limit, which
+	// makes the run repack all: only that packs the blobs of commits that
+	// are packed (see housekeeper).
+	gittest.Git(t, repo, "config", "gc.autoPackLimit", "1")
+	var seed string
 	for i, found := 0, 0; found < 2; i++ {
 		content := fmt.Sprintf("loose %d\n", i)
 		sum := sha1.Sum([]byte(fmt.Sprintf("blob %d\x00%s", len(content), content)))
@@ -67,8 +73,14 @@ func dueForGC(t *testing.T, repo string) {
 			if got := gittest.Git(t, repo, "hash-object", "-w", f); got != h {
 				t.Fatalf("hash-object = %s, want %s", got, h)
 			}
+			seed = h
 			found++
 		}
+	}
+	cmd := exec.Command("git", "pack-objects", "-q", filepath.Join(repo, "objects", "pack", "pack"))
+	cmd.Dir, cmd.Stdin = repo, strings.NewReader(seed+"\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pack-objects: %v\n%s", err, out)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/storer"
@@ -51,6 +52,31 @@ func (r *Repo) WriteBlob(ctx context.Context, file string) (StoredBlob, error) {
 	return StoredBlob{Hash: h.String(), SHA256: hex.EncodeToString(sum.Sum(nil)), Size: n}, nil
 }
 
+// writeBlobs writes the blobs of bs that have no Hash yet, at once: an
+// upload's file and its record are synced in one round, not two.
+func (r *Repo) writeBlobs(ctx context.Context, bs []Blob) ([]plumbing.Hash, error) {
+	hashes := make([]plumbing.Hash, len(bs))
+	errs := make([]error, len(bs))
+	var wg sync.WaitGroup
+	for i, b := range bs {
+		if b.Hash != "" {
+			hashes[i] = plumbing.NewHash(b.Hash)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if h, _, err := r.writeBlob(ctx, b.File, nil); err != nil {
+				errs[i] = fmt.Errorf("commit %s: %w", b.Path, err)
+			} else {
+				hashes[i] = h
+			}
+		}()
+	}
+	wg.Wait()
+	return hashes, errors.Join(errs...)
+}
+
 // writeBlob streams a local file into the object store as a loose object
 // and returns its hash, writing the bytes to also too (when not nil).
 // Memory use does not depend on the file's size. The object appears by
@@ -73,21 +99,117 @@ func (r *Repo) writeBlob(ctx context.Context, file string, also io.Writer) (plum
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 
-	hasher := plumbing.NewHasher(plumbing.BlobObject, fi.Size())
-	bw := bufio.NewWriterSize(tmp, 64<<10)
-	zw, _ := zlib.NewWriterLevel(bw, objectCompression)
-	header := fmt.Appendf(nil, "blob %d\x00", fi.Size())
-	_, err = zw.Write(header)
+	h, n, err := streamBlob(tmp, &ctxReader{ctx: ctx, r: src}, fi.Size(), also)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
+	}
+	dst := looseObjectPath(r.opts.Path, h)
+	sync := r.opts.Syncer
+	if _, err := os.Stat(dst); err == nil {
+		// Already there: content-addressed, so identical; but perhaps
+		// written a moment ago by an upload of the same bytes that has
+		// not synced it yet. Gone since: git gc packed it; ours is
+		// written, as it would have been without the Stat.
+		err := sync.SyncFile(dst)
+		if err == nil {
+			return h, n, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
+		}
+	}
+	if err := sync.SyncFile(tmp.Name()); err != nil {
+		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
+		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
+	}
+	// The fan-out folder is made when missing, twice at most: git
+	// prune-packed, running beside spano, deletes the folders it empties.
+	err = os.Rename(tmp.Name(), dst)
+	for try := 0; try < 2 && errors.Is(err, fs.ErrNotExist); try++ {
+		if err = os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
+			err = os.Rename(tmp.Name(), dst)
+		}
+	}
+	if err != nil {
+		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
+	}
+	// Its folder is synced by the commit that names it, with the others.
+	return h, n, nil
+}
+
+// zlibPools keep zlib writers by level: a new one allocates and clears
+// about a megabyte of state, which was a tenth of a commit's CPU.
+var zlibPools = map[int]*sync.Pool{zlib.NoCompression: {}, zlib.BestSpeed: {}}
+
+type pooledZlib struct {
+	*zlib.Writer
+	level int
+}
+
+// getZlib is a zlib writer at level (one of zlibPools) writing to w.
+func getZlib(w io.Writer, level int) *pooledZlib {
+	if zw, ok := zlibPools[level].Get().(*pooledZlib); ok {
+		zw.Reset(w)
+		return zw
+	}
+	zw, _ := zlib.NewWriterLevel(w, level)
+	return &pooledZlib{Writer: zw, level: level}
+}
+
+func putZlib(zw *pooledZlib) {
+	zw.Reset(io.Discard) // drop the reference to the destination
+	zlibPools[zw.level].Put(zw)
+}
+
+// probeSize is how much of a file streamBlob deflates to see whether
+// deflating it is worth the time.
+const probeSize = 32 << 10
+
+// streamBlob writes the loose object of the size bytes of src to w and
+// returns its hash, writing the bytes to also too (when not nil).
+//
+// The hash is plain SHA-1, not go-git's collision-detecting one, which
+// took a fifth of the time of an upload: the bytes are an upload that
+// spano hashed itself (SHA-256, its path), not objects of someone else's
+// history whose names git trusts. The one harm a crafted SHA-1
+// collision could do is make an upload's path name the bytes of another
+// upload by the same token holder, who can publish any bytes anyway, and
+// spano fsck finds it, as the path's SHA-256 no longer matches.
+//
+// Files that do not deflate (JPEG, PNG, video: most media) are stored
+// in zlib's stored blocks, still valid zlib (git's core.compression 0),
+// as a deflate of its first probeSize bytes tells.
+func streamBlob(w io.Writer, src io.Reader, size int64, also io.Writer) (plumbing.Hash, int64, error) {
+	head := make([]byte, min(size, probeSize))
+	if _, err := io.ReadFull(src, head); err != nil {
+		return plumbing.ZeroHash, 0, fmt.Errorf("file changed while copying: %w", err)
+	}
+	hasher := sha1.New()
+	header := fmt.Appendf(nil, "blob %d\x00", size)
+	hasher.Write(header)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	zw := getZlib(bw, blobCompression(head))
+	defer putZlib(zw)
+	dst := io.MultiWriter(zw, hasher)
+	if also != nil {
+		dst = io.MultiWriter(zw, hasher, also)
+	}
+	_, err := zw.Write(header)
+	if err == nil {
+		_, err = dst.Write(head)
+	}
 	var n int64
 	if err == nil {
-		dst := io.MultiWriter(zw, hasher)
-		if also != nil {
-			dst = io.MultiWriter(zw, hasher, also)
-		}
-		n, err = io.Copy(dst, &ctxReader{ctx: ctx, r: src})
+		n, err = io.Copy(dst, src)
+		n += int64(len(head))
 	}
-	if err == nil && n != fi.Size() {
-		err = fmt.Errorf("file changed while copying: %d of %d bytes", n, fi.Size())
+	if err == nil && n != size {
+		err = fmt.Errorf("file changed while copying: %d of %d bytes", n, size)
 	}
 	if err == nil {
 		err = zw.Close()
@@ -95,38 +217,27 @@ func (r *Repo) writeBlob(ctx context.Context, file string, also io.Writer) (plum
 	if err == nil {
 		err = bw.Flush()
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+	var h plumbing.Hash
+	copy(h[:], hasher.Sum(nil))
+	return h, n, err
+}
+
+// blobCompression is the zlib level of a file that begins with head:
+// stored, when deflating head saves under an eighth of it.
+func blobCompression(head []byte) int {
+	if len(head) < 512 {
+		return objectCompression
 	}
-	if err != nil {
-		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
+	var c countWriter
+	c.w = io.Discard
+	zw := getZlib(&c, zlib.BestSpeed)
+	zw.Write(head)
+	zw.Close()
+	putZlib(zw)
+	if c.n > int64(len(head))*7/8 {
+		return zlib.NoCompression
 	}
-	h := hasher.Sum()
-	dst := looseObjectPath(r.opts.Path, h)
-	sync := r.opts.Syncer
-	if _, err := os.Stat(dst); err == nil {
-		// Already there: content-addressed, so identical; but perhaps
-		// written a moment ago by an upload of the same bytes that has
-		// not synced it yet.
-		if err := sync.SyncFile(dst); err != nil {
-			return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
-		}
-		return h, n, nil
-	}
-	if err := sync.SyncFile(tmp.Name()); err != nil {
-		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
-		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
-	}
-	// Its folder is synced by the commit that names it, with the others.
-	return h, n, nil
+	return objectCompression
 }
 
 // tempBlobPrefix names writeBlob's temp files, so that removeTempBlobs
@@ -177,7 +288,8 @@ func writePack(w io.Writer, st storer.EncodedObjectStorer, hashes []plumbing.Has
 	if _, err := bw.Write(hdr[:]); err != nil {
 		return err
 	}
-	zw, _ := zlib.NewWriterLevel(bw, objectCompression)
+	zw := getZlib(bw, objectCompression)
+	defer putZlib(zw)
 	for _, h := range hashes {
 		obj, err := st.EncodedObject(plumbing.AnyObject, h)
 		if err != nil {

@@ -18,9 +18,10 @@ import (
 func (w *writer) reapply(onto plumbing.Hash) (plumbing.Hash, error) {
 	rb, err := w.rebuild(onto, w.chain)
 	if err != nil {
+		w.ob.drop() // the objects of a line that will not be the branch
 		return plumbing.ZeroHash, err
 	}
-	if err := w.setBranch(rb.head, w.head, rb.written, nil); err != nil {
+	if err := w.setBranch(rb.head, w.head, nil); err != nil {
 		return plumbing.ZeroHash, err
 	}
 	// Tracking moves after the branch: if spano dies in between, the next
@@ -36,9 +37,8 @@ func (w *writer) reapply(onto plumbing.Hash) (plumbing.Hash, error) {
 
 // rebuilt is a line of commits re-applied onto a new base.
 type rebuilt struct {
-	head    plumbing.Hash // the last commit of the new line (the base when it is empty)
-	chain   []unpushed    // the commits of the new line, oldest first
-	written []plumbing.Hash
+	head  plumbing.Hash // the last commit of the new line (the base when it is empty)
+	chain []unpushed    // the commits of the new line, oldest first
 	// mapping takes each old commit to its new one, or to the base it
 	// was dropped onto when its edits were already there.
 	mapping map[plumbing.Hash]plumbing.Hash
@@ -50,30 +50,29 @@ type rebuilt struct {
 func (w *writer) rebuild(base plumbing.Hash, chain []unpushed) (rebuilt, error) {
 	var baseTree plumbing.Hash
 	if !base.IsZero() {
-		baseCommit, err := object.GetCommit(w.st, base)
+		baseCommit, err := object.GetCommit(w.ob, base)
 		if err != nil {
 			return rebuilt{}, fmt.Errorf("read base %s: %w", base, err)
 		}
 		baseTree = baseCommit.TreeHash
 	}
-	rec := &recorder{EncodedObjectStorer: w.st}
 	out := rebuilt{mapping: map[plumbing.Hash]plumbing.Hash{}}
 	now := w.r.opts.Now().Truncate(time.Second)
 	for _, u := range chain {
-		c, err := object.GetCommit(w.st, u.hash)
+		c, err := object.GetCommit(w.ob, u.hash)
 		if err != nil {
 			return rebuilt{}, fmt.Errorf("read commit %s: %w", u.hash, err)
 		}
-		before, err := parentTree(w.st, c)
+		before, err := parentTree(w.ob, c)
 		if err != nil {
 			return rebuilt{}, err
 		}
-		edits, err := diffTrees(w.st, before, c.TreeHash)
+		edits, err := diffTrees(w.ob, before, c.TreeHash)
 		if err != nil {
 			return rebuilt{}, err
 		}
 		var conflicts []string
-		tree, err := applyEdits(rec, baseTree, edits, editOptions{lenient: true, conflicts: &conflicts})
+		tree, err := applyEdits(w.ob, baseTree, edits, editOptions{lenient: true, conflicts: &conflicts})
 		if err != nil {
 			return rebuilt{}, fmt.Errorf("re-apply %s: %w", u.hash, err)
 		}
@@ -89,7 +88,7 @@ func (w *writer) rebuild(base plumbing.Hash, chain []unpushed) (rebuilt, error) 
 			parents = []plumbing.Hash{base}
 		}
 		committer := object.Signature{Name: w.r.opts.AuthorName, Email: w.r.opts.AuthorEmail, When: now}
-		h, err := writeCommit(rec, &object.Commit{
+		h, err := writeCommit(w.ob, &object.Commit{
 			Author: c.Author, Committer: committer, Message: c.Message,
 			TreeHash: tree, ParentHashes: parents,
 		})
@@ -102,7 +101,7 @@ func (w *writer) rebuild(base plumbing.Hash, chain []unpushed) (rebuilt, error) 
 		out.chain = append(out.chain, u)
 		base, baseTree = h, tree
 	}
-	out.head, out.written = base, rec.written
+	out.head = base
 	return out, nil
 }
 

@@ -284,6 +284,9 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		if err := removeTempBlobs(opts.Path); err != nil {
 			r.log.Warn("half-written objects of an earlier run left behind", "err", err)
 		}
+		if err := removeTempPacks(opts.Path); err != nil {
+			r.log.Warn("half-written objects of an earlier run left behind", "err", err)
+		}
 		if opts.GCEvery >= 0 {
 			r.gc = newHousekeeper(opts.Path, r.log)
 		}

@@ -146,9 +146,10 @@ func (w *writer) drop(target string) (Unblocked, error) {
 	}
 	rb, err := w.rebuild(parent, w.chain[i+1:])
 	if err != nil {
+		w.ob.drop() // the objects of a line that will not be the branch
 		return Unblocked{}, err
 	}
-	if err := w.setBranch(rb.head, w.head, rb.written, nil); err != nil {
+	if err := w.setBranch(rb.head, w.head, nil); err != nil {
 		return Unblocked{}, err
 	}
 	w.chain = append(slices.Clone(w.chain[:i]), rb.chain...)

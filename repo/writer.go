@@ -17,6 +17,7 @@ import (
 type writer struct {
 	r       *Repo
 	st      *storage
+	ob      *overlay      // objects, through st: the writer's own in memory
 	head    plumbing.Hash // branch head; zero before the first commit
 	tracked plumbing.Hash // remote-tracking ref: what the remote has of ours
 
@@ -54,6 +55,7 @@ type outcome struct {
 
 func newWriter(r *Repo) (*writer, error) {
 	w := &writer{r: r, st: r.newStorage(), added: map[string]uint64{}}
+	w.ob = newOverlay(w.st)
 	head, err := refHash(w.st, r.branch)
 	if err != nil {
 		return nil, fmt.Errorf("read branch %s: %w", r.opts.Branch, err)
@@ -170,7 +172,7 @@ func (w *writer) headTree() (plumbing.Hash, error) {
 	if w.head.IsZero() {
 		return plumbing.ZeroHash, nil
 	}
-	c, err := object.GetCommit(w.st, w.head)
+	c, err := object.GetCommit(w.ob, w.head)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("read head %s: %w", w.head, err)
 	}
@@ -187,7 +189,7 @@ func (w *writer) duplicate(path string) (Result, bool, <-chan outcome, error) {
 	if err != nil {
 		return Result{}, false, nil, err
 	}
-	if _, err := lookup(w.st, root, path); errors.Is(err, ErrNotFound) {
+	if _, err := lookup(w.ob, root, path); errors.Is(err, ErrNotFound) {
 		return Result{}, false, nil, nil
 	} else if err != nil {
 		return Result{}, false, nil, err
@@ -265,7 +267,6 @@ type made struct {
 // group, and the branch stays where it was.
 func (w *writer) commitGroup(reqs []*commitReq) {
 	start := w.head
-	rec := &recorder{EncodedObjectStorer: w.st}
 	var group []made
 	var later []*commitReq // duplicates of a file added earlier in the group
 	added := map[string]bool{}
@@ -274,7 +275,7 @@ func (w *writer) commitGroup(reqs []*commitReq) {
 			later = append(later, req)
 			continue
 		}
-		m, dup, err := w.commitOne(rec, req)
+		m, dup, err := w.commitOne(req)
 		switch {
 		case err != nil:
 			req.reply <- commitReply{err: err}
@@ -296,13 +297,16 @@ func (w *writer) commitGroup(reqs []*commitReq) {
 				}
 			}
 		}
-		if err := w.setBranch(w.head, start, rec.written, blobs); err != nil {
+		if err := w.setBranch(w.head, start, blobs); err != nil {
 			w.head = start
 			for _, m := range group {
 				m.req.reply <- commitReply{err: err}
 			}
 			group = nil
 		}
+	}
+	if len(group) == 0 {
+		w.ob.drop() // the trees of changes that failed half-way
 	}
 	w.committed(group)
 	for _, req := range later {
@@ -315,7 +319,7 @@ func (w *writer) commitGroup(reqs []*commitReq) {
 // w.head (not the branch). A change whose first edit adds a path that is
 // already there, or that changes nothing, is a duplicate: its reply is
 // returned instead.
-func (w *writer) commitOne(rec *recorder, req *commitReq) (made, *commitReply, error) {
+func (w *writer) commitOne(req *commitReq) (made, *commitReply, error) {
 	if first := req.edits[0]; !first.delete() {
 		if res, dup, wait, err := w.duplicate(first.path); err != nil || dup {
 			return made{}, &commitReply{res: res, dup: dup, wait: wait}, err
@@ -325,7 +329,7 @@ func (w *writer) commitOne(rec *recorder, req *commitReq) (made, *commitReply, e
 	if err != nil {
 		return made{}, nil, err
 	}
-	tree, err := applyEdits(rec, root, req.edits, editOptions{})
+	tree, err := applyEdits(w.ob, root, req.edits, editOptions{})
 	if err != nil {
 		return made{}, nil, err
 	}
@@ -338,7 +342,7 @@ func (w *writer) commitOne(rec *recorder, req *commitReq) (made, *commitReply, e
 	if !w.head.IsZero() {
 		parents = []plumbing.Hash{w.head}
 	}
-	h, err := writeCommit(rec, &object.Commit{
+	h, err := writeCommit(w.ob, &object.Commit{
 		Author: sig, Committer: sig, Message: req.msg.String(), TreeHash: tree, ParentHashes: parents,
 	})
 	if err != nil {
@@ -403,13 +407,24 @@ func writeCommit(st storer.EncodedObjectStorer, c *object.Commit) (plumbing.Hash
 
 // setBranch moves the branch from old to h, durably, checking that
 // nobody else moved it meanwhile (a person running git in the clone, say),
-// once the objects it names are durable: objs, written loose for it, and
-// the folders of blobs, whose files writeBlob synced. w.head is already
-// h, or is set to it.
-func (w *writer) setBranch(h, old plumbing.Hash, objs, blobs []plumbing.Hash) error {
-	if err := setRef(w.r.opts.Syncer, w.st, w.r.opts.Path, w.r.branch, h, &old, objs, blobs); err != nil {
+// once the objects it names are durable: the trees and commits the
+// writer holds in memory, written now as one pack, and the folders of
+// blobs, whose files writeBlob synced. w.head is already h, or is set to
+// it. On failure the pack is not installed and its objects are
+// forgotten.
+func (w *writer) setBranch(h, old plumbing.Hash, blobs []plumbing.Hash) error {
+	pk, err := w.ob.writePack(w.r.opts.Path)
+	if err == nil {
+		err = setRef(w.r.opts.Syncer, w.st, w.r.opts.Path, w.r.branch, h, &old, pk, blobs)
+	}
+	if err != nil {
+		if pk != nil {
+			pk.abort()
+		}
+		w.ob.drop()
 		return err
 	}
+	w.ob.written()
 	w.head = h
 	return nil
 }

@@ -12,10 +12,14 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"hash/crc32"
+	"image"
 	"image/jpeg"
+	"image/png"
 	"io"
 	"log"
 	"mime/multipart"
@@ -39,6 +43,8 @@ func main() {
 	clients := flag.Int("clients", 1, "load: concurrent clients")
 	duration := flag.Duration("duration", 10*time.Second, "load: how long")
 	size := flag.Int("size", 400_000, "load: approximate JPEG size in bytes")
+	asPNG := flag.Bool("png", false, "load: upload PNGs (640x480, flat colours) instead of JPEGs")
+	count := flag.Int("count", 0, "load: uploads per client, then stop (0: for -duration)")
 	flag.Parse()
 	if *floor {
 		log.Fatal(serveFloor(*listen, *dir))
@@ -46,7 +52,13 @@ func main() {
 	if *endpoint == "" {
 		log.Fatal("-endpoint is required")
 	}
-	run(*endpoint, *token, *clients, *duration, *size)
+	l := load{endpoint: *endpoint, token: *token, clients: *clients, d: *duration, count: *count}
+	if *asPNG {
+		l.base, l.distinct, l.name = flatPNG(*size), distinctPNG, "image.png"
+	} else {
+		l.base, l.distinct, l.name = photo(*size), distinctJPEG, "photo.jpg"
+	}
+	l.run()
 }
 
 // serveFloor answers each multipart upload after spooling its file part
@@ -92,30 +104,47 @@ func serveFloor(addr, dir string) error {
 	}))
 }
 
-// photo is a JPEG of about size bytes; distinct ones differ in a comment
-// segment, so every upload is new to a content-addressed store.
+// photo is a JPEG of about size bytes (the nearest of a few sizes and
+// qualities: the painted test photo is noisy, so even quality 60 at
+// 1024×768 is ~680 KB); distinct ones differ in a comment segment, so
+// every upload is new to a content-addressed store.
 func photo(size int) []byte {
-	img := testphoto.Paint(1024, 768)
-	for q := 60; q <= 100; q += 5 {
-		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: q}); err != nil {
-			log.Fatal(err)
-		}
-		if buf.Len() >= size || q == 100 {
-			return buf.Bytes()
+	var best []byte
+	for _, w := range []int{1024, 800, 640, 480} {
+		img := testphoto.Paint(w, w*3/4)
+		for q := 30; q <= 95; q += 5 {
+			var buf bytes.Buffer
+			if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: q}); err != nil {
+				log.Fatal(err)
+			}
+			if best == nil || abs(buf.Len()-size) < abs(len(best)-size) {
+				best = buf.Bytes()
+			}
 		}
 	}
-	panic("unreachable")
+	return best
 }
 
-func run(endpoint, token string, clients int, d time.Duration, size int) {
-	base := photo(size)
+func abs(n int) int { return max(n, -n) }
+
+// load is what the clients upload, how many of them, for how long.
+type load struct {
+	endpoint, token string
+	clients, count  int // count: uploads per client; 0: until d passed
+	d               time.Duration
+	base            []byte
+	distinct        func(base []byte, n int64) []byte
+	name            string
+}
+
+func (l load) run() {
+	endpoint, token, clients, base := l.endpoint, l.token, l.clients, l.base
 	var seq atomic.Int64
 	seq.Store(time.Now().UnixNano())
 	var mu sync.Mutex
 	var lat []time.Duration
 	var failed atomic.Int64
-	deadline := time.Now().Add(d)
+	deadline := time.Now().Add(l.d)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range clients {
@@ -123,8 +152,8 @@ func run(endpoint, token string, clients int, d time.Duration, size int) {
 		go func() {
 			defer wg.Done()
 			client := &http.Client{}
-			for time.Now().Before(deadline) {
-				body, ct := form(testphoto.WithSegment(base, 0xFE, fmt.Appendf(nil, "upload %d", seq.Add(1))))
+			for i := 0; l.count > 0 && i < l.count || l.count == 0 && time.Now().Before(deadline); i++ {
+				body, ct := form(l.name, l.distinct(base, seq.Add(1)))
 				req, _ := http.NewRequest(http.MethodPost, endpoint, bytes.NewReader(body))
 				req.Header.Set("Content-Type", ct)
 				if token != "" {
@@ -166,11 +195,49 @@ func run(endpoint, token string, clients int, d time.Duration, size int) {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func form(content []byte) ([]byte, string) {
+func form(name string, content []byte) ([]byte, string) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	fw, _ := mw.CreateFormFile("file", filepath.Base("photo.jpg"))
+	fw, _ := mw.CreateFormFile("file", filepath.Base(name))
 	fw.Write(content)
 	mw.Close()
 	return buf.Bytes(), mw.FormDataContentType()
+}
+
+func distinctJPEG(base []byte, n int64) []byte {
+	return testphoto.WithSegment(base, 0xFE, fmt.Appendf(nil, "upload %d", n))
+}
+
+// flatPNG is a 640×480 PNG of about size bytes: the test photo with its
+// colours cut to a few levels, the nearest of a few cuts, so that it is
+// large enough for thumbnails and small in bytes, as a screenshot is.
+func flatPNG(size int) []byte {
+	src := testphoto.Paint(640, 480)
+	var best []byte
+	for _, mask := range []uint8{0xfc, 0xf8, 0xf0, 0xe0, 0xc0, 0x80} {
+		img := image.NewRGBA(src.Rect)
+		for i, v := range src.Pix {
+			img.Pix[i] = v & mask
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			log.Fatal(err)
+		}
+		if best == nil || abs(buf.Len()-size) < abs(len(best)-size) {
+			best = buf.Bytes()
+		}
+	}
+	return best
+}
+
+// distinctPNG inserts a tEXt chunk right after the IHDR chunk (the
+// 8-byte signature, then 4+4+13+4 bytes).
+func distinctPNG(base []byte, n int64) []byte {
+	data := fmt.Appendf([]byte("Comment\x00"), "upload %d", n)
+	chunk := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
+	chunk = append(chunk, "tEXt"...)
+	chunk = append(chunk, data...)
+	chunk = binary.BigEndian.AppendUint32(chunk, crc32.ChecksumIEEE(chunk[4:]))
+	const at = 8 + 25
+	return slices.Concat(base[:at], chunk, base[at:])
 }
