@@ -207,10 +207,8 @@ type Repo struct {
 	unpushed atomic.Pointer[unpushedSet]
 }
 
-// Open opens the repository at opts.Path, cloning it from opts.Remote (in
-// full) or initialising it when it does not exist, and starts the writer
-// and, unless push is off, the pusher.
-func Open(ctx context.Context, opts Options) (*Repo, error) {
+// withDefaults fills what opts leaves zero and checks the branch name.
+func (opts Options) withDefaults() (Options, error) {
 	if opts.Branch == "" {
 		opts.Branch = "main"
 	}
@@ -252,11 +250,22 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	// against the command's.
 	abs, err := filepath.Abs(opts.Path)
 	if err != nil {
-		return nil, fmt.Errorf("open repository: %w", err)
+		return opts, fmt.Errorf("open repository: %w", err)
 	}
 	opts.Path = abs
 	if !plumbing.NewBranchReferenceName(opts.Branch).IsBranch() || strings.ContainsAny(opts.Branch, " ~^:?*[\\") {
-		return nil, fmt.Errorf("open repository: bad branch name %q", opts.Branch)
+		return opts, fmt.Errorf("open repository: bad branch name %q", opts.Branch)
+	}
+	return opts, nil
+}
+
+// Open opens the repository at opts.Path, cloning it from opts.Remote (in
+// full) or initialising it when it does not exist, and starts the writer
+// and, unless push is off, the pusher.
+func Open(ctx context.Context, opts Options) (*Repo, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	r := &Repo{
 		opts:    opts,
