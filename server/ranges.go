@@ -63,6 +63,11 @@ func forwardRanges(h string, size int64) bool {
 			if err != nil || s < 0 {
 				return true
 			}
+			if s >= size {
+				// Unsatisfiable, whatever its end says: http.ServeContent
+				// drops it before it looks at the end, so must this.
+				continue
+			}
 			start, end = s, size-1
 			if last != "" {
 				e, err := strconv.ParseInt(last, 10, 64)
