@@ -177,7 +177,7 @@ func classify(err error) *Error {
 			Description: "HEIC and HEIF images are not accepted here", Err: err}
 	case errors.Is(err, gpsstrip.ErrMalformed):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalidRequest,
-			Description: "image metadata is malformed", Err: err}
+			Description: "the file's metadata is malformed", Err: err}
 	case errors.As(err, &veto):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalidRequest,
 			Description: veto.Message, Err: err}

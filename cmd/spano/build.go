@@ -71,10 +71,11 @@ func newImagesFromConfig(cfg config.Config, tmp string) (*thumbs.Maker, error) {
 	return m, nil
 }
 
-// newConverterFromConfig is the HEIC converter. Its decoder is made
-// ready in the background, so the first HEIC does not wait for it.
+// newConverterFromConfig is the HEIC converter. Without the system
+// libheif its WebAssembly decoder is compiled at the first HEIC (about 2 s
+// and 40 MB), not at start: most sites never get one, and spano's memory
+// stays small for them.
 func newConverterFromConfig(cfg config.Config, log *slog.Logger) *heic.Converter {
-	go heic.Prepare()
 	if err := heic.SystemLibrary(); err != nil {
 		log.Info("HEIC decoded in WebAssembly (install libheif for a faster, smaller decoder)", "reason", err)
 	}
