@@ -29,11 +29,18 @@ func (p *Pipeline) strip(ctx context.Context, u *upload) error {
 		return fmt.Errorf("strip gps: %w", err)
 	}
 	if changed {
-		b, err := p.opts.Repo.WriteBlob(ctx, f.Path)
-		if err != nil {
-			return fmt.Errorf("store %s: %w", f.Type, err)
+		if toBucket, _ := p.opts.Rule.ToBucket(f.Size, f.Type); toBucket {
+			// Bound for the bucket: its bytes never enter git.
+			if err := f.Rehash(); err != nil {
+				return fmt.Errorf("strip gps: %w", err)
+			}
+		} else {
+			b, err := p.opts.Repo.WriteBlob(ctx, f.Path)
+			if err != nil {
+				return fmt.Errorf("store %s: %w", f.Type, err)
+			}
+			f.SHA256, f.Size, u.blob = b.SHA256, b.Size, &b
 		}
-		f.SHA256, f.Size, u.blob = b.SHA256, b.Size, &b
 		u.path = p.opts.Store.Path(f.SHA256, f.Ext)
 	}
 	end()
