@@ -379,7 +379,7 @@ func TestBrowserUploadErrorsAndCancel(t *testing.T) {
 	for name, want := range map[string]string{
 		"notes.txt":  "Not accepted: file type",
 		"big.jpg":    "Too large: file is larger than 5242880 bytes",
-		"broken.jpg": "Could not use this file: image",
+		"broken.jpg": "Could not use this file: the file's metadata is malformed",
 	} {
 		if !strings.HasPrefix(got[name], want) {
 			t.Errorf("%s: %q, want it to start %q", name, got[name], want)
