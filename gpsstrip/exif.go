@@ -3,6 +3,7 @@ package gpsstrip
 import (
 	"bytes"
 	"encoding/binary"
+	"spano/internal/tiff"
 )
 
 // TIFF tags that lead to sub-IFDs.
@@ -38,26 +39,15 @@ func stripEXIFBlock(b []byte) error {
 // leads to a valid IFD with no entries, so readers see no GPS tags while
 // every other tag and offset stays where it was.
 func stripTIFF(b []byte) error {
-	if len(b) < 8 {
-		return malformed("exif: %d bytes", len(b))
-	}
-	var bo binary.ByteOrder
-	switch string(b[:2]) {
-	case "II":
-		bo = binary.LittleEndian
-	case "MM":
-		bo = binary.BigEndian
-	default:
-		return malformed("exif: byte order %q", b[:2])
-	}
-	if bo.Uint16(b[2:]) != 42 {
-		return malformed("exif: magic %d", bo.Uint16(b[2:]))
+	bo, ifd0, ok := tiff.Header(b)
+	if !ok {
+		return malformed("exif: no TIFF header in %d bytes", len(b))
 	}
 	type ifd struct {
 		off   uint32
 		chain bool // follows next-IFD links (IFD0, IFD1)
 	}
-	queue := []ifd{{bo.Uint32(b[4:]), true}}
+	queue := []ifd{{ifd0, true}}
 	seen := map[uint32]bool{}
 	keep := []span{{0, 8}} // header and IFD tables: GPS values may not overlap them
 	var gps []uint32

@@ -2,7 +2,7 @@ package heic
 
 import (
 	"bytes"
-	"encoding/binary"
+	"spano/internal/tiff"
 )
 
 const (
@@ -24,23 +24,12 @@ const iccChunk = 0xFFFF - 2 - 14
 // turned), or nil when t cannot be read as TIFF or does not fit a JPEG
 // APP1 segment: such EXIF is left out rather than copied unexamined.
 func uprightEXIF(t []byte) []byte {
-	if len(t) < 8 || len(t) > maxAPP1 {
-		return nil
-	}
-	var bo binary.ByteOrder
-	switch string(t[:2]) {
-	case "II":
-		bo = binary.LittleEndian
-	case "MM":
-		bo = binary.BigEndian
-	default:
-		return nil
-	}
-	if bo.Uint16(t[2:]) != 42 {
+	bo, ifd0, ok := tiff.Header(t)
+	if !ok || len(t) > maxAPP1 {
 		return nil
 	}
 	t = bytes.Clone(t)
-	off := uint64(bo.Uint32(t[4:]))
+	off := uint64(ifd0)
 	for i := 0; i < 2 && off != 0; i++ {
 		if off < 8 || off+2 > uint64(len(t)) {
 			return nil

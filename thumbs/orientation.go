@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"image"
 	"io"
+	"spano/internal/tiff"
 
 	"github.com/disintegration/imaging"
 )
@@ -85,22 +86,11 @@ func jpegSegments(r io.Reader, want byte, fn func(seg []byte) bool) {
 // tiffOrientation reads tag 0x0112 from IFD0 of a TIFF structure (the EXIF
 // payload), returning 1 for anything missing, malformed or out of range.
 func tiffOrientation(b []byte) int {
-	if len(b) < 8 {
+	bo, ifd0, ok := tiff.Header(b)
+	if !ok {
 		return 1
 	}
-	var bo binary.ByteOrder
-	switch string(b[:2]) {
-	case "II":
-		bo = binary.LittleEndian
-	case "MM":
-		bo = binary.BigEndian
-	default:
-		return 1
-	}
-	if bo.Uint16(b[2:]) != 42 {
-		return 1
-	}
-	ifd := int64(bo.Uint32(b[4:]))
+	ifd := int64(ifd0)
 	if ifd < 8 || ifd+2 > int64(len(b)) {
 		return 1
 	}
