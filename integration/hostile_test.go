@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -114,7 +115,7 @@ func TestSlowloris(t *testing.T) {
 		t.Errorf("%d of %d slow clients shed by the server", got, slowClients)
 	}
 	if d := time.Duration(w.health.Load()); d > healthWithin {
-		t.Errorf("/healthz took up to %s, want within %s", d, healthWithin)
+		t.Errorf("/healthz took up to %s, want within %s (a failed probe counts as an hour; last failure: %v)", d, healthWithin, w.failure.Load())
 	}
 	if got := w.rss.Load(); got > maxRSS {
 		t.Errorf("RSS reached %d MB, want under %d MB", got>>20, maxRSS>>20)
@@ -131,6 +132,7 @@ func TestSlowloris(t *testing.T) {
 // RSS and the bytes in data_dir/tmp.
 type watcher struct {
 	health, config, rss, spool atomic.Int64
+	failure                    atomic.Value // string: the last probe that failed, and how
 	quit, done                 chan struct{}
 }
 
@@ -144,10 +146,13 @@ func watch(t *testing.T, s *spano) *watcher {
 		resp, err := hc.Do(req)
 		took := time.Since(start)
 		if err != nil {
+			w.failure.Store(fmt.Sprintf("%s after %s: %v", path, took, err))
 			return int64(time.Hour)
 		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
+			w.failure.Store(fmt.Sprintf("%s after %s: %s %s", path, took, resp.Status, body))
 			return int64(time.Hour)
 		}
 		return int64(took)

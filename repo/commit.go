@@ -224,6 +224,24 @@ func (r *Repo) Healthy(ctx context.Context) error {
 	if since := r.busySince.Load(); since != 0 && time.Since(time.Unix(0, since)) > r.opts.StuckAfter {
 		return fmt.Errorf("repository writer: stuck on one task for %s", time.Since(time.Unix(0, since)).Round(time.Second))
 	}
+	// A branch caught between two of the writer's updates, or a pack the
+	// reader has not seen yet, gets a second look before it counts: a
+	// health check must not flap under load.
+	err := r.readHead()
+	if err != nil {
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+		err = r.readHead()
+	}
+	return err
+}
+
+// readHead reads the branch and its head commit with the reader's storage,
+// and checks the branch is where the writer left it.
+func (r *Repo) readHead() error {
 	want, _ := r.head.Load().(plumbing.Hash)
 	idle := r.busySince.Load() == 0
 	rd := r.reader
