@@ -9,9 +9,7 @@ import (
 	"image/png"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"spano/internal/gittest"
 	"strings"
 	"testing"
@@ -21,33 +19,6 @@ import (
 // hookLimit is the size over which the remote's pre-receive hook refuses
 // a blob, standing in for GitHub's 100 MB.
 const hookLimit = 1_000_000
-
-// refuseLargeBlobs installs the hook on the bare remote and returns a
-// function counting the pushes it has seen.
-func refuseLargeBlobs(t *testing.T, remote string) func() int {
-	t.Helper()
-	runs := filepath.Join(t.TempDir(), "runs")
-	hook := fmt.Sprintf(`#!/bin/sh
-echo run >> %q
-while read old new ref; do
-	big=$(git rev-list --objects "$new" --not --all | cut -d' ' -f1 |
-		git cat-file --batch-check='%%(objecttype) %%(objectsize) %%(objectname)' |
-		awk '$1 == "blob" && $2 > %d { print $3; exit }')
-	if [ -n "$big" ]; then
-		echo "error: File $big exceeds the file size limit of %d bytes" >&2
-		echo "error: GH001: Large files detected. You may want to try Git Large File Storage." >&2
-		exit 1
-	fi
-done
-`, runs, hookLimit, hookLimit)
-	if err := os.WriteFile(filepath.Join(remote, "hooks", "pre-receive"), []byte(hook), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return func() int {
-		b, _ := os.ReadFile(runs)
-		return strings.Count(string(b), "run\n")
-	}
-}
 
 // noisyPNG is a PNG of random pixels, which does not compress: about
 // 4·w·h bytes.
@@ -81,7 +52,7 @@ func (s *spano) unblock(args ...string) (string, error) {
 // the next serve pushes as before.
 func TestRemoteRefusesLargeFile(t *testing.T) {
 	remote := gittest.NewRemote(t, nil)
-	pushes := refuseLargeBlobs(t, remote)
+	pushes := gittest.RefuseBlobsOver(t, remote, hookLimit)
 	s := newSpano(t, "spano", options{remote: remote, push: "sync", maxFile: "200MB"})
 	s.start()
 

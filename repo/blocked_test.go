@@ -15,41 +15,6 @@ import (
 	"time"
 )
 
-// sizeLimitHook installs on the bare remote a pre-receive hook that
-// refuses a push carrying a blob over limit bytes, the way GitHub refuses
-// files over 100 MB, and counts its runs in a file beside the remote. It
-// returns a function reading that count.
-func sizeLimitHook(t *testing.T, remote string, limit int) func() int {
-	t.Helper()
-	runs := filepath.Join(t.TempDir(), "runs")
-	script := fmt.Sprintf(`#!/bin/sh
-echo run >> %q
-while read old new ref; do
-	big=$(git rev-list --objects "$new" --not --all | cut -d' ' -f1 |
-		git cat-file --batch-check='%%(objecttype) %%(objectsize) %%(objectname)' |
-		awk -v limit=%d '$1 == "blob" && $2 > limit { print $3; exit }')
-	if [ -n "$big" ]; then
-		echo "error: File $big is over %d bytes; this exceeds the file size limit" >&2
-		echo "error: GH001: Large files detected." >&2
-		exit 1
-	fi
-done
-`, runs, limit, limit)
-	if err := os.WriteFile(filepath.Join(remote, "hooks", "pre-receive"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return func() int {
-		b, err := os.ReadFile(runs)
-		if errors.Is(err, os.ErrNotExist) {
-			return 0
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Count(string(b), "run\n")
-	}
-}
-
 // notices collects a repository's notices.
 type notices struct {
 	mu   sync.Mutex
@@ -120,7 +85,7 @@ func onRemote(remote, path string) bool {
 // under refs/spano/refused/, and the rest is pushed without a force.
 func TestRefusedCommitBlocksOnce(t *testing.T) {
 	remote := gittest.NewRemote(t, nil)
-	runs := sizeLimitHook(t, remote, 50_000)
+	runs := gittest.RefuseBlobsOver(t, remote, 50_000)
 	path := filepath.Join(t.TempDir(), "clone.git")
 	hashes, paths := queue(t, Options{Path: path, Remote: remote}, 1000, 80_000, 2000)
 	if n := runs(); n != 0 {
@@ -224,7 +189,7 @@ func TestRefusedCommitBlocksOnce(t *testing.T) {
 // is a race, resolved by a fetch and re-apply, never a blocked queue.
 func TestRaceIsNotBlocked(t *testing.T) {
 	remote := gittest.NewRemote(t, nil)
-	sizeLimitHook(t, remote, 50_000)
+	gittest.RefuseBlobsOver(t, remote, 50_000)
 	var seen notices
 	r := open(t, Options{Remote: remote, Push: PushSync, Notify: seen.add})
 	pushForeign(t, remote, "post.md")

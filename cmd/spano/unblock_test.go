@@ -22,19 +22,7 @@ func refusingSite(t *testing.T) (config, clone, remote string, commits, paths []
 	t.Helper()
 	dir := t.TempDir()
 	remote = gittest.NewRemote(t, nil)
-	hook := `#!/bin/sh
-while read old new ref; do
-	if git rev-list --objects "$new" --not --all | cut -d' ' -f1 |
-		git cat-file --batch-check='%(objecttype) %(objectsize)' |
-		awk '$1 == "blob" && $2 > 20000 { found = 1 } END { exit !found }'; then
-		echo "error: GH001: Large files detected." >&2
-		exit 1
-	fi
-done
-`
-	if err := os.WriteFile(filepath.Join(remote, "hooks", "pre-receive"), []byte(hook), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	gittest.RefuseBlobsOver(t, remote, 20000)
 	clone = filepath.Join(dir, "data", "site.git")
 	config = filepath.Join(dir, "spano.yml")
 	cfg := fmt.Sprintf(`base_url: "https://media.example.com"

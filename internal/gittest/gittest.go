@@ -4,6 +4,8 @@
 package gittest
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,5 +72,37 @@ func Fsck(t testing.TB, dir string) {
 	t.Helper()
 	if out, err := Run(dir, "fsck", "--strict", "--no-dangling", "--no-progress"); err != nil || strings.TrimSpace(out) != "" {
 		t.Errorf("git fsck --strict %s: %v\n%s", dir, err, out)
+	}
+}
+
+// RefuseBlobsOver installs on the bare remote a pre-receive hook that
+// refuses a push carrying a blob over limit bytes, with GitHub's words
+// for files over 100 MB ("GH001: Large files detected"), and counts its
+// runs in a file of the test's. It returns a function reading that count.
+func RefuseBlobsOver(t testing.TB, remote string, limit int) (runs func() int) {
+	t.Helper()
+	count := filepath.Join(t.TempDir(), "runs")
+	hook := fmt.Sprintf(`#!/bin/sh
+echo run >> %q
+while read old new ref; do
+	big=$(git rev-list --objects "$new" --not --all | cut -d' ' -f1 |
+		git cat-file --batch-check='%%(objecttype) %%(objectsize) %%(objectname)' |
+		awk -v limit=%d '$1 == "blob" && $2 > limit { print $3; exit }')
+	if [ -n "$big" ]; then
+		echo "error: File $big is over %d bytes; this exceeds the file size limit" >&2
+		echo "error: GH001: Large files detected." >&2
+		exit 1
+	fi
+done
+`, count, limit, limit)
+	if err := os.WriteFile(filepath.Join(remote, "hooks", "pre-receive"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return func() int {
+		b, err := os.ReadFile(count)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		return strings.Count(string(b), "run\n")
 	}
 }
