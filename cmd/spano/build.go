@@ -49,14 +49,19 @@ func newStoreFromConfig(cfg config.Config, tmp string) (*hashstore.Store, error)
 func newLayoutFromConfig(cfg config.Config, store *hashstore.Store) record.Layout {
 	l := record.Layout{
 		Store:     store,
-		SiteURL:   strings.TrimRight(cfg.Site.URL, "/") + "/" + strings.Trim(cfg.Media.URLPath, "/"),
+		SiteURL:   siteMediaURL(cfg),
 		ObjectURL: strings.TrimRight(cfg.Storage.S3.PublicURL, "/"),
 	}
-	l.SiteURL = strings.TrimRight(l.SiteURL, "/")
 	if cfg.Site.Records {
 		l.DataDir = cfg.Site.DataDir
 	}
 	return l
+}
+
+// siteMediaURL is where the site publishes media.dir: site.url +
+// media.url_path, without a trailing slash.
+func siteMediaURL(cfg config.Config) string {
+	return strings.TrimRight(strings.TrimRight(cfg.Site.URL, "/")+"/"+strings.Trim(cfg.Media.URLPath, "/"), "/")
 }
 
 // newImagesFromConfig is the thumbnail maker, writing into tmp.
@@ -303,7 +308,7 @@ func newUIFromConfig(cfg config.Config, verifier *indieauth.Verifier, embedded b
 	}
 	owner := append(slices.Clone(cfg.Auth.Scopes), cfg.Auth.DeleteScopes...)
 	return ui.New(ui.Options{Path: cfg.UI.Path, BaseURL: cfg.BaseURL, EndpointPath: cfg.EndpointPath,
-		SiteMediaURL: strings.TrimRight(cfg.Site.URL, "/") + "/" + strings.Trim(cfg.Media.URLPath, "/") + "/",
+		SiteMediaURL: siteMediaURL(cfg) + "/",
 		Me:           cfg.Auth.Me, Key: key, Verifier: verifier, SignIn: signIn,
 		Scopes: cfg.Auth.Scopes, OwnerScopes: owner, Logger: log})
 }
@@ -316,7 +321,7 @@ func newLiveFromConfig(cfg config.Config, reg prometheus.Registerer, log *slog.L
 	}
 	return live.New(live.Options{
 		StateFile: filepath.Join(cfg.DataDir, "live.json"),
-		Allowed:   []string{strings.TrimRight(cfg.Site.URL, "/") + cfg.Media.URLPath, cfg.Storage.S3.PublicURL},
+		Allowed:   []string{siteMediaURL(cfg), cfg.Storage.S3.PublicURL},
 		Timeout:   time.Duration(cfg.Site.LiveTimeout),
 		Logger:    log, Registerer: reg, OnLive: onLive,
 	})

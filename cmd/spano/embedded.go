@@ -57,7 +57,7 @@ func (e *embeddedInfo) announce(log *slog.Logger, stdout io.Writer, cfg config.C
 	log.Info("no config file: running the embedded default",
 		"data_dir", cfg.DataDir, "repo", cfg.Repo.Path, "branch", cfg.Repo.Branch,
 		"push", "off (no remote)", "token_file", tokenFile, "token", tokenState,
-		"media_url", strings.TrimRight(cfg.Site.URL, "/")+cfg.Media.URLPath)
+		"media_url", siteMediaURL(cfg))
 	log.Info("try it: " + curl)
 	page := ""
 	if cfg.UI.Enabled {
@@ -77,7 +77,7 @@ Upload a file:
   %s
 
 `, cfg.DataDir, cfg.Repo.Path, cfg.Repo.Branch, tokenFile, tokenState, embeddedScope,
-		strings.TrimRight(cfg.Site.URL, "/")+cfg.Media.URLPath, dash(page), tokenFile, curl)
+		siteMediaURL(cfg), dash(page), tokenFile, curl)
 }
 
 // shellPath writes path so that it can be pasted into a POSIX shell: with
