@@ -4,58 +4,85 @@ import (
 	"bytes"
 	"errors"
 	"image"
+	"io"
 	"testing"
+	"testing/iotest"
 )
 
 // Fuzz targets for the structure walks and the ICC reassembly. Besides
 // not panicking and refusing only with errStructure or ErrMarkup, each
-// walk that accepts a file must refuse it with its last byte cut off
-// (JPEG's EOI, PNG's IEND CRC and GIF's trailer are the last bytes), which
-// is what makes the walk a truncation check.
+// walk that ends on a marker must refuse a file cut one byte before the
+// point where it stopped reading (JPEG's EOI, PNG's IEND CRC and GIF's
+// trailer are the last bytes it reads), which is what makes the walk a
+// truncation check. Bytes after that point are another matter: cameras
+// append a second picture after a JPEG's EOI, so the walk leaves them be.
 
-func fuzzWalk(f *testing.F, seeds [][]byte, walk func([]byte) error, lastByteNeeded bool) {
+func fuzzWalk(f *testing.F, seeds [][]byte, walk func(r io.Reader, size int64) error, endsOnMarker bool) {
 	for _, s := range seeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		err := walk(data)
+		err := walk(bytes.NewReader(data), int64(len(data)))
 		if err != nil && !errors.Is(err, errStructure) && !errors.Is(err, ErrMarkup) {
 			t.Fatalf("error %v is neither malformed nor markup", err)
 		}
-		if err == nil && lastByteNeeded && len(data) > 0 {
-			if walk(data[:len(data)-1]) == nil {
-				t.Fatal("accepted with its last byte cut off")
-			}
+		if err != nil || !endsOnMarker {
+			return
+		}
+		// Read a byte at a time, the walk's buffer holds nothing it has
+		// not asked for: what it read is where it stopped.
+		r := &countingReader{r: iotest.OneByteReader(bytes.NewReader(data))}
+		if err := walk(r, int64(len(data))); err != nil {
+			t.Fatalf("accepted whole, refused read a byte at a time: %v", err)
+		}
+		if r.n == 0 {
+			t.Fatal("accepted without reading a byte")
+		}
+		cut := data[:r.n-1]
+		if walk(bytes.NewReader(cut), int64(len(cut))) == nil {
+			t.Fatalf("accepted with byte %d of %d, the last it read, cut off", r.n, len(data))
 		}
 	})
 }
 
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
 func FuzzWalkJPEG(f *testing.F) {
 	plain := jpegBytes(f, markedImage(24, 16), 6)
-	seeds := [][]byte{plain, progressiveJPEG(16, 16, []byte{0x22, 0x11, 0x11}, 3), insertICC(plain, []byte("profile bytes"), 5, nil)}
-	fuzzWalk(f, seeds, func(b []byte) error { _, err := walkJPEG(bytes.NewReader(b)); return err }, true)
+	seeds := [][]byte{plain, progressiveJPEG(16, 16, []byte{0x22, 0x11, 0x11}, 3), insertICC(plain, []byte("profile bytes"), 5, nil),
+		append(bytes.Clone(plain), plain...), append(bytes.Clone(plain), 0xff, 0xd9)}
+	fuzzWalk(f, seeds, func(r io.Reader, _ int64) error { _, err := walkJPEG(r); return err }, true)
 }
 
 func FuzzWalkPNG(f *testing.F) {
 	plain := pngBytes(f, markedImage(8, 8))
 	seeds := [][]byte{plain, withPNGChunk(plain, "zTXt", append([]byte("k\x00\x00"), zlibBytes([]byte("text"))...)),
 		withPNGChunk(plain, "iTXt", []byte("k\x00\x00\x00en\x00k\x00text"))}
-	fuzzWalk(f, seeds, func(b []byte) error { _, err := walkPNG(bytes.NewReader(b)); return err }, true)
+	fuzzWalk(f, seeds, func(r io.Reader, _ int64) error { _, err := walkPNG(r); return err }, true)
 }
 
 func FuzzWalkGIF(f *testing.F) {
 	fuzzWalk(f, [][]byte{animatedGIF(f, 8, 8), gifBytes(f, markedImage(8, 8))},
-		func(b []byte) error { return walkGIF(bytes.NewReader(b)) }, true)
+		func(r io.Reader, _ int64) error { return walkGIF(r) }, true)
 }
 
 func FuzzWalkWebP(f *testing.F) {
 	seeds := [][]byte{webpBytes(f, markedImage(8, 8), false), webpBytes(f, alphaImage(8, 8), true), webpBytes(f, alphaImage(8, 8), false)}
-	fuzzWalk(f, seeds, func(b []byte) error { _, err := walkWebP(bytes.NewReader(b), int64(len(b))); return err }, false)
+	fuzzWalk(f, seeds, func(r io.Reader, size int64) error { _, err := walkWebP(r, size); return err }, false)
 }
 
 func FuzzWalkAVIF(f *testing.F) {
 	fuzzWalk(f, [][]byte{avifBytes(f, image.NewRGBA(image.Rect(0, 0, 8, 8)))},
-		func(b []byte) error { return walkISOBMFF(bytes.NewReader(b), int64(len(b)), "avif", "avis") }, false)
+		func(r io.Reader, size int64) error { return walkISOBMFF(r, size, "avif", "avis") }, false)
 }
 
 // FuzzAssembleICC: a reassembled profile is the chunks' data in sequence
