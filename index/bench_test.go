@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -62,5 +63,42 @@ func BenchmarkLoadRecords(b *testing.B) {
 			b.Fatalf("first page: %v", err)
 		}
 		r.Close(context.Background())
+	}
+}
+
+// BenchmarkLoadSnapshot measures a restart: the same 10,000 uploads with
+// records, and the snapshot the previous run left in data_dir; compare
+// with BenchmarkLoadRecords (the first start, or one after a crash) in
+// the same run.
+func BenchmarkLoadSnapshot(b *testing.B) {
+	s := newStore(b)
+	l := testLayout(s)
+	ups := make([]seeded, benchN)
+	for i := range ups {
+		ups[i] = seeded{m: newMedia(s, fmt.Sprintf("photo %d\n", i), "jpg", 320, 640), record: true}
+	}
+	bare := seedRecords(b, l, ups, time.Unix(1700000000, 0))
+	snap := filepath.Join(b.TempDir(), "index.snapshot")
+	start := func() {
+		r, err := repo.Open(context.Background(), repo.Options{Path: bare, Push: repo.PushOff})
+		if err != nil {
+			b.Fatal(err)
+		}
+		x := New(Options{Store: s, MediaDir: "media", Layout: l, Snapshot: snap})
+		if err := x.Load(context.Background(), r); err != nil {
+			b.Fatal(err)
+		}
+		if got := x.Len(); got != benchN {
+			b.Fatalf("Len = %d", got)
+		}
+		if p, err := x.Page(context.Background(), Query{}); err != nil || p.Items[0].Commit == "" {
+			b.Fatalf("first page: %v", err)
+		}
+		r.Close(context.Background())
+	}
+	start() // the first start writes the snapshot
+	b.ResetTimer()
+	for range b.N {
+		start()
 	}
 }

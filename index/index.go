@@ -8,7 +8,9 @@
 // client, filename, image size), walking history only until every file
 // present is dated. Apply keeps it current from the repository's notices:
 // commits made here, and commits that arrived by fetch from another spano
-// or a person. Nothing is stored beside the repository.
+// or a person. The one thing kept beside the repository is a snapshot
+// of the index for the next start (see Save), believed only while the
+// branch holds the very files it describes.
 //
 // Items are ordered newest first by the author time of the commit that
 // added them; commits made here within one second keep their commit
@@ -75,7 +77,10 @@ type Options struct {
 	// records on, Load reads them instead of walking history. The zero
 	// value: no records.
 	Layout record.Layout
-	Logger *slog.Logger // nil: discard
+	// Snapshot is the file where the index is kept between runs (see
+	// Save); "" for none: every Load builds the index from the branch.
+	Snapshot string
+	Logger   *slog.Logger // nil: discard
 }
 
 // Index is the in-memory list of media on the branch. It is safe for
@@ -85,6 +90,7 @@ type Index struct {
 	store    *hashstore.Store
 	mediaDir string
 	layout   record.Layout
+	snapshot string
 	log      *slog.Logger
 
 	walkMu sync.Mutex // one lazy walk for commits at a time (see findCommits)
@@ -126,6 +132,7 @@ func New(opts Options) *Index {
 		store:    opts.Store,
 		mediaDir: strings.Trim(opts.MediaDir, "/"),
 		layout:   opts.Layout,
+		snapshot: opts.Snapshot,
 		log:      log.With("system", "index"),
 		byPath:   map[string]*entry{},
 		bySHA:    map[string]*entry{},

@@ -32,9 +32,19 @@ func (x *Index) Load(ctx context.Context, r *repo.Repo) error {
 	x.mu.Lock()
 	x.repo = r
 	x.mu.Unlock()
-	order, commits, err := x.build(ctx, r, hist)
+	media, recds, err := x.trees(hist)
 	if err != nil {
 		return fmt.Errorf("load index: %w", err)
+	}
+	order, commits, from := x.readSnapshot(media, recds), 0, "snapshot"
+	if order == nil {
+		if order, commits, err = x.build(ctx, r, hist); err != nil {
+			return fmt.Errorf("load index: %w", err)
+		}
+		from = "branch"
+		if err := x.writeSnapshot(order, media, recds); err != nil {
+			x.log.Warn("index snapshot not written: the next start builds the index again", "err", err)
+		}
 	}
 
 	x.mu.Lock()
@@ -45,7 +55,7 @@ func (x *Index) Load(ctx context.Context, r *repo.Repo) error {
 	}
 	x.seq = uint64(len(order))
 	x.mu.Unlock()
-	x.log.Info("media index loaded", "media", len(order), "commits_read", commits,
+	x.log.Info("media index loaded", "from", from, "media", len(order), "commits_read", commits,
 		"took", time.Since(start).Round(time.Millisecond))
 
 	// Notices that came meanwhile, in order; ones arriving while these are

@@ -25,16 +25,24 @@ type History struct {
 	head plumbing.Hash
 }
 
-// History opens a view of the branch at its current head.
+// History opens a view of the branch at its current head. After Close it
+// shows the branch as the writer left it: every notice has then been
+// delivered, so a view taken then matches what the notices described.
 func (r *Repo) History(ctx context.Context) (*History, error) {
-	head, err := r.Head(ctx)
-	if err != nil {
-		return nil, err
+	h := &History{}
+	select {
+	case <-r.stopped:
+		h.head, _ = r.head.Load().(plumbing.Hash)
+	default:
+		head, err := r.Head(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if head != "" {
+			h.head = plumbing.NewHash(head)
+		}
 	}
-	h := &History{st: r.newStorage()}
-	if head != "" {
-		h.head = plumbing.NewHash(head)
-	}
+	h.st = r.newStorage()
 	return h, nil
 }
 
@@ -111,6 +119,24 @@ func (h *History) Changes(commit, dir string) (added, deleted []string, err erro
 	}
 	added, deleted = splitEdits(edits)
 	return added, deleted, nil
+}
+
+// Tree returns the hash of the tree at dir ("" for the root) at the
+// view's head, "" when there is none: two views with the same tree at dir
+// hold the same files below it.
+func (h *History) Tree(dir string) (string, error) {
+	if h.head.IsZero() {
+		return "", nil
+	}
+	c, err := object.GetCommit(h.st, h.head)
+	if err != nil {
+		return "", fmt.Errorf("read head %s: %w", h.head, err)
+	}
+	t, err := h.subtree(c.TreeHash, strings.Trim(dir, "/"))
+	if err != nil || t.IsZero() {
+		return "", err
+	}
+	return t.String(), nil
 }
 
 // Files returns the files below dir ("" for all) at the view's head, in

@@ -192,9 +192,11 @@ func repoOptionsFromConfig(cfg config.Config, log *slog.Logger, notify func(repo
 	}
 }
 
-// newIndexFromConfig is the media index of the layout.
+// newIndexFromConfig is the media index of the layout, kept between runs
+// in data_dir/index.snapshot.
 func newIndexFromConfig(cfg config.Config, store *hashstore.Store, log *slog.Logger) *index.Index {
-	return index.New(index.Options{Store: store, MediaDir: cfg.Media.Dir, Layout: newLayoutFromConfig(cfg, store), Logger: log})
+	return index.New(index.Options{Store: store, MediaDir: cfg.Media.Dir, Layout: newLayoutFromConfig(cfg, store),
+		Snapshot: filepath.Join(cfg.DataDir, "index.snapshot"), Logger: log})
 }
 
 // pipelineDeps are the components an upload passes through.

@@ -171,6 +171,22 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	if !strings.Contains(s2.stderr.String(), "token=reused") {
 		t.Errorf("log does not say the token was reused:\n%s", s2.stderr)
 	}
+	// The index comes from the snapshot the first run left, and still
+	// holds its upload.
+	if !strings.Contains(s2.stderr.String(), "from=snapshot") {
+		t.Errorf("restart did not load the index from its snapshot:\n%s", s2.stderr)
+	}
+	req, _ := http.NewRequest("GET", "http://"+s2.addr+"/micropub/media?q=source", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), first["sha256"].(string)) {
+			t.Errorf("q=source after restart: %d %s, want the first run's upload", resp.StatusCode, b)
+		}
+	}
 	again := uploadPNG(t, "http://"+s2.addr+"/micropub/media", token, 1)
 	if again["duplicate"] != true || again["sha256"] != first["sha256"] {
 		t.Errorf("same bytes after restart: duplicate %v, sha256 %v; want true, %v", again["duplicate"], again["sha256"], first["sha256"])

@@ -17,6 +17,7 @@ import (
 
 	"spano/config"
 	"spano/hooks"
+	"spano/index"
 	"spano/live"
 	"spano/netlimit"
 	"spano/repo"
@@ -206,7 +207,7 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 	size := repo.NewSizeWarning(int64(cfg.Repo.WarnSize), log)
 	measure = watchSize(ctx, size, r, cfg.Media.Dir, log)
 	reg.MustRegister(append(repoGauges(r, size), pendingGauge(r))...)
-	defer closeRepo(r, log)
+	defer closeRepo(r, media, log)
 	if err := media.Load(ctx, r); err != nil {
 		return err
 	}
@@ -272,12 +273,18 @@ func listenUntil(ctx context.Context, srv *http.Server, ln net.Listener, log *sl
 	return nil
 }
 
-// closeRepo pushes what is pending, within repoCloseTimeout.
-func closeRepo(r *repo.Repo, log *slog.Logger) {
+// closeRepo pushes what is pending, within repoCloseTimeout, then keeps
+// the media index for the next start.
+func closeRepo(r *repo.Repo, media *index.Index, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), repoCloseTimeout)
 	defer cancel()
 	if err := r.Close(ctx); err != nil {
 		log.Warn("repository closed with commits not yet pushed; they go out at the next start", "err", err)
+	}
+	// Closed, the repository has delivered every notice: the index is
+	// what the branch holds, and the next start can read it from one file.
+	if err := media.Save(context.Background(), r); err != nil {
+		log.Warn("media index not kept for the next start", "err", err)
 	}
 }
 
