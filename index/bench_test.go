@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -97,6 +98,9 @@ func BenchmarkLoadSnapshot(b *testing.B) {
 		r.Close(context.Background())
 	}
 	start() // the first start writes the snapshot
+	if st, err := os.Stat(snap); err == nil {
+		b.Logf("snapshot: %d bytes", st.Size())
+	}
 	b.ResetTimer()
 	for range b.N {
 		start()
