@@ -39,31 +39,10 @@ var benchN = 10000
 // uploads, each with its record file, so Load reads no history; compare
 // with BenchmarkLoad, the history walk, in the same run.
 func BenchmarkLoadRecords(b *testing.B) {
-	s := newStore(b)
-	l := testLayout(s)
-	ups := make([]seeded, benchN)
-	for i := range ups {
-		ups[i] = seeded{m: newMedia(s, fmt.Sprintf("photo %d\n", i), "jpg", 320, 640), record: true}
-	}
-	bare := seedRecords(b, l, ups, time.Unix(1700000000, 0))
+	start := recordsStart(b, "")
 	b.ResetTimer()
 	for range b.N {
-		r, err := repo.Open(context.Background(), repo.Options{Path: bare, Push: repo.PushOff})
-		if err != nil {
-			b.Fatal(err)
-		}
-		x := New(Options{Store: s, MediaDir: "media", Layout: l})
-		if err := x.Load(context.Background(), r); err != nil {
-			b.Fatal(err)
-		}
-		if got := x.Len(); got != benchN {
-			b.Fatalf("Len = %d", got)
-		}
-		// The first page, with its commits: what a client sees first.
-		if p, err := x.Page(context.Background(), Query{}); err != nil || p.Items[0].Commit == "" {
-			b.Fatalf("first page: %v", err)
-		}
-		r.Close(context.Background())
+		start()
 	}
 }
 
@@ -72,6 +51,23 @@ func BenchmarkLoadRecords(b *testing.B) {
 // with BenchmarkLoadRecords (the first start, or one after a crash) in
 // the same run.
 func BenchmarkLoadSnapshot(b *testing.B) {
+	snap := filepath.Join(b.TempDir(), "index.snapshot")
+	start := recordsStart(b, snap)
+	start() // the first start writes the snapshot
+	if st, err := os.Stat(snap); err == nil {
+		b.Logf("snapshot: %d bytes", st.Size())
+	}
+	b.ResetTimer()
+	for range b.N {
+		start()
+	}
+}
+
+// recordsStart seeds benchN uploads with records and returns a start of
+// spano over them: open the repository, load the index (with the
+// snapshot file snap, if not ""), serve the first page with its commits
+// (what a client sees first), close.
+func recordsStart(b *testing.B, snap string) func() {
 	s := newStore(b)
 	l := testLayout(s)
 	ups := make([]seeded, benchN)
@@ -79,8 +75,7 @@ func BenchmarkLoadSnapshot(b *testing.B) {
 		ups[i] = seeded{m: newMedia(s, fmt.Sprintf("photo %d\n", i), "jpg", 320, 640), record: true}
 	}
 	bare := seedRecords(b, l, ups, time.Unix(1700000000, 0))
-	snap := filepath.Join(b.TempDir(), "index.snapshot")
-	start := func() {
+	return func() {
 		r, err := repo.Open(context.Background(), repo.Options{Path: bare, Push: repo.PushOff})
 		if err != nil {
 			b.Fatal(err)
@@ -96,13 +91,5 @@ func BenchmarkLoadSnapshot(b *testing.B) {
 			b.Fatalf("first page: %v", err)
 		}
 		r.Close(context.Background())
-	}
-	start() // the first start writes the snapshot
-	if st, err := os.Stat(snap); err == nil {
-		b.Logf("snapshot: %d bytes", st.Size())
-	}
-	b.ResetTimer()
-	for range b.N {
-		start()
 	}
 }
