@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/jpeg"
 	"image/png"
 	"math"
 	"os"
@@ -145,7 +144,7 @@ func (m *Maker) write(img image.Image, f string, h header) (Thumbnail, error) {
 	case h.photo:
 		t.Ext, t.Type = "jpg", "image/jpeg"
 		var jpg bytes.Buffer
-		if err = jpeg.Encode(&jpg, opaqueRGBA(img), &jpeg.Options{Quality: m.quality}); err == nil {
+		if err = encodeJPEG(&jpg, opaqueRGBA(img), m.quality); err == nil {
 			err = withICC(&buf, jpg.Bytes(), h.icc)
 		}
 	default:

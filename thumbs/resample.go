@@ -212,6 +212,16 @@ func weights(m, n int, filter imaging.ResampleFilter) []span {
 			}
 		}
 		coef[big] += 1<<fixedBits - total // rounding slack to the centre
+		// Taps of weight zero at either end (the kernel's zeros, which the
+		// widened radius takes in, and weights that round to nothing) add
+		// nothing but time: CatmullRom at a ratio near 1 has five taps of
+		// weight, not seven.
+		for len(coef) > 1 && coef[0] == 0 {
+			coef, lo = coef[1:], lo+1
+		}
+		for len(coef) > 1 && coef[len(coef)-1] == 0 {
+			coef = coef[:len(coef)-1]
+		}
 		out[v] = span{start: lo, coef: coef}
 	}
 	return out

@@ -58,9 +58,10 @@ func shrink(img image.Image, d int) image.Image {
 }
 
 // shrinkPlane averages an 8-bit plane of sw×sh (rows stride apart) over
-// d×d boxes and returns the result packed, ceil(sw/d) × ceil(sh/d). Each
-// band of d rows is summed column by column first (a loop the compiler
-// keeps tight), then across each box's d columns.
+// d×d boxes and returns the result packed, ceil(sw/d) × ceil(sh/d). A
+// band of d ≤ 4 full rows is averaged in one pass (boxRows); otherwise
+// the band is summed column by column first (a loop the compiler keeps
+// tight), then across each box's d columns.
 func shrinkPlane(src []uint8, stride, sw, sh, d int) []uint8 {
 	w, h := (sw+d-1)/d, (sh+d-1)/d
 	dst := make([]uint8, w*h)
@@ -68,11 +69,15 @@ func shrinkPlane(src []uint8, stride, sw, sh, d int) []uint8 {
 		cols := make([]uint16, sw) // d ≤ 255 rows of 255 fit
 		for y := y0; y < y1; y++ {
 			rows := min(d, sh-y*d)
+			out := dst[y*w : y*w+w]
+			if rows == d && d <= 4 {
+				boxRows(out, src[y*d*stride:], stride, sw, d)
+				continue
+			}
 			copyRow(cols, src[y*d*stride:y*d*stride+sw])
 			for r := 1; r < rows; r++ {
 				addRow(cols, src[(y*d+r)*stride:(y*d+r)*stride+sw])
 			}
-			out := dst[y*w : y*w+w]
 			boxSums(out[:w-1], cols, d, uint64(rows*d))
 			last := cols[(w-1)*d:]
 			var s uint64
@@ -136,4 +141,53 @@ func addRow(dst []uint16, src []uint8) {
 	for i, v := range src {
 		dst[i] += uint16(v)
 	}
+}
+
+// boxRows writes one row of means of full-height d×d boxes (d = 2, 3 or
+// 4) straight from the d source rows at src, stride apart: one read of
+// each byte and no column sums in between, about twice as fast as the
+// general path for the common case. A partial box at the right edge
+// (sw not a multiple of d) is averaged over the columns it has.
+func boxRows(out []uint8, src []uint8, stride, sw, d int) {
+	full := sw / d
+	n := uint64(d * d)
+	recip := (1<<40 + n - 1) / n
+	half := n / 2
+	r0 := src[:sw]
+	r1 := src[stride : stride+sw]
+	switch d {
+	case 2:
+		for x := range out[:full] {
+			a, b := r0[2*x:2*x+2:2*x+2], r1[2*x:2*x+2:2*x+2]
+			out[x] = uint8(((uint64(a[0]) + uint64(a[1]) + uint64(b[0]) + uint64(b[1]) + half) * recip) >> 40)
+		}
+	case 3:
+		r2 := src[2*stride : 2*stride+sw]
+		for x := range out[:full] {
+			i := 3 * x
+			a, b, c := r0[i:i+3:i+3], r1[i:i+3:i+3], r2[i:i+3:i+3]
+			s := uint64(a[0]) + uint64(a[1]) + uint64(a[2]) + uint64(b[0]) + uint64(b[1]) + uint64(b[2]) + uint64(c[0]) + uint64(c[1]) + uint64(c[2])
+			out[x] = uint8(((s + half) * recip) >> 40)
+		}
+	case 4:
+		r2, r3 := src[2*stride:2*stride+sw], src[3*stride:3*stride+sw]
+		for x := range out[:full] {
+			i := 4 * x
+			a, b, c, e := r0[i:i+4:i+4], r1[i:i+4:i+4], r2[i:i+4:i+4], r3[i:i+4:i+4]
+			s := uint64(a[0]) + uint64(a[1]) + uint64(a[2]) + uint64(a[3]) + uint64(b[0]) + uint64(b[1]) + uint64(b[2]) + uint64(b[3]) +
+				uint64(c[0]) + uint64(c[1]) + uint64(c[2]) + uint64(c[3]) + uint64(e[0]) + uint64(e[1]) + uint64(e[2]) + uint64(e[3])
+			out[x] = uint8(((s + half) * recip) >> 40)
+		}
+	}
+	if full == len(out) {
+		return
+	}
+	var s uint64
+	for r := range d {
+		for _, v := range src[r*stride+full*d : r*stride+sw] {
+			s += uint64(v)
+		}
+	}
+	m := uint64(d * (sw - full*d))
+	out[full] = uint8((s + m/2) / m)
 }

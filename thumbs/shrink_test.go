@@ -9,7 +9,7 @@ import (
 // shrinkPlane must equal the plain average of each box, partial boxes at
 // the right and bottom edges included.
 func TestShrinkPlane(t *testing.T) {
-	for _, tt := range []struct{ w, h, d int }{{7, 5, 2}, {9, 9, 3}, {10, 3, 4}, {1, 1, 3}, {4000 / 50, 3000 / 50, 3}} {
+	for _, tt := range []struct{ w, h, d int }{{7, 5, 2}, {8, 6, 2}, {9, 9, 3}, {10, 3, 4}, {12, 9, 4}, {1, 1, 3}, {2, 7, 3}, {4000 / 50, 3000 / 50, 3}} {
 		t.Run(fmt.Sprintf("%dx%d/%d", tt.w, tt.h, tt.d), func(t *testing.T) {
 			stride := tt.w + 3
 			src := make([]uint8, stride*tt.h)
