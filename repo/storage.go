@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 )
 
 // storage is one goroutine's view of the repository's objects and refs.
@@ -103,9 +104,11 @@ func (s *storage) fresh() {
 }
 
 // moved reports whether err may come from objects that moved on disk: a
-// loose object that was packed, or a pack that was replaced.
+// loose object that was packed, or a pack that was replaced (go-git says
+// ErrPackfileNotFound for a pack it listed that is gone when it opens it).
 func moved(err error) bool {
-	return errors.Is(err, plumbing.ErrObjectNotFound) || errors.Is(err, fs.ErrNotExist)
+	return errors.Is(err, plumbing.ErrObjectNotFound) || errors.Is(err, fs.ErrNotExist) ||
+		errors.Is(err, dotgit.ErrPackfileNotFound)
 }
 
 // idxFS reads a pack index whole, in one read, when go-git opens it:
