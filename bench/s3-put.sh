@@ -10,16 +10,12 @@ mb=${1:-300}
 runs=${2:-3}
 cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
-export PATH="$PATH:$(go env GOPATH)/bin"
-export S3_ACCESS_KEY=bench S3_SECRET_KEY=benchsecret$$
+pids=""
+trap 'kill $pids 2>/dev/null; rm -rf "$dir"' EXIT
+. bench/s3lib.sh
 addr=127.0.0.1:$((20000 + $$ % 20000))
-mkdir -p "$dir/s3"
-ROOT_ACCESS_KEY=$S3_ACCESS_KEY ROOT_SECRET_KEY=$S3_SECRET_KEY versitygw --port "$addr" posix "$dir/s3" >"$dir/vgw.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+start_s3 "$addr"
 go build -o "$dir/s3put" ./bench/s3put
-for _ in $(seq 100); do curl -s -o /dev/null "http://$addr/" && break; sleep 0.1; done
-curl -sf -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -X PUT "http://$addr/spano-bench"
 for i in $(seq "$runs"); do
 	head -c $((mb * 1000 * 1000)) /dev/urandom >"$dir/f.mp4" # new bytes: a new key for spano
 	cat "$dir/f.mp4" >/dev/null                                # both start from the page cache

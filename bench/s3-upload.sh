@@ -10,19 +10,14 @@ set -euo pipefail
 mb=${1:-300}
 cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
-export PATH="$PATH:$(go env GOPATH)/bin"
-export S3_ACCESS_KEY=bench S3_SECRET_KEY=benchsecret$$
+pids=""
+trap 'kill $pids 2>/dev/null; rm -rf "$dir"' EXIT
+. bench/s3lib.sh
 s3=127.0.0.1:$((20000 + $$ % 20000))
 web=127.0.0.1:$((40000 + $$ % 20000))
-mkdir -p "$dir/s3"
-ROOT_ACCESS_KEY=$S3_ACCESS_KEY ROOT_SECRET_KEY=$S3_SECRET_KEY versitygw --port "$s3" posix "$dir/s3" >"$dir/vgw.log" 2>&1 &
-pids=$!
-trap 'kill $pids 2>/dev/null; rm -rf "$dir"' EXIT
+start_s3 "$s3"
 go build -o "$dir/s3put" ./bench/s3put
 go build -o "$dir/spano" ./cmd/spano
-for _ in $(seq 100); do curl -s -o /dev/null "http://$s3/" && break; sleep 0.1; done
-curl -sf -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
-	--aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -X PUT "http://$s3/spano-bench"
 echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'); file: $mb MB"
 
 token=bench-token-0123456789

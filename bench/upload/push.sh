@@ -7,14 +7,8 @@
 #
 #   bench/upload/push.sh [FILES]
 set -eu
-cd "$(dirname "$0")/../.."
 files=${1:-20000}
-work=$(mktemp -d)
-pids=""
-trap 'kill $pids 2>/dev/null; rm -rf "$work"' EXIT
-go build -o "$work/spano" ./cmd/spano
-go build -o "$work/bench" ./bench/upload
-echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(df -T "$work" | awk 'NR==2{print $2}') at $work"
+. "$(dirname "$0")/common.sh"
 
 # The remote: one commit of $files small files in the sharded layout.
 git init -q --bare -b main "$work/remote.git"
@@ -29,8 +23,6 @@ awk -v n="$files" 'BEGIN {
 	}
 }' | git -C "$work/remote.git" fast-import --quiet
 
-token=bench-token-0123456789
-digest=$(printf %s "$token" | sha256sum | cut -d' ' -f1)
 cat >"$work/spano.yml" <<CFG
 listen: "127.0.0.1:9204"
 base_url: "http://127.0.0.1:9204"

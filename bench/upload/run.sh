@@ -9,17 +9,9 @@
 # With BASE=DIR (a source tree of spano, e.g. an earlier commit unpacked
 # with git archive) that build runs too, as "base", in the same rounds.
 set -eu
-cd "$(dirname "$0")/../.."
 secs=${1:-10}
-work=$(mktemp -d)
-pids=""
-trap 'kill $pids 2>/dev/null; rm -rf "$work"' EXIT
-go build -o "$work/spano" ./cmd/spano
-go build -o "$work/bench" ./bench/upload
-echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(df -T "$work" | awk 'NR==2{print $2}') at $work"
+. "$(dirname "$0")/common.sh"
 
-token=bench-token-0123456789
-digest=$(printf %s "$token" | sha256sum | cut -d' ' -f1)
 # config NAME PORT writes the configuration of one spano server.
 config() {
 	cat >"$work/$1.yml" <<CFG
