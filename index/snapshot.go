@@ -88,8 +88,7 @@ func (x *Index) readSnapshot(media, recds string) []*entry {
 	order := make([]*entry, len(f.Entries))
 	for i, s := range f.Entries {
 		e := &entry{Item: s.Item, seq: uint64(i + 1), needSize: s.NeedSize, needDims: s.NeedDims,
-			needRecord: s.NeedRecord, hasRecord: s.HasRecord}
-		e.Commit, e.needCommit = "", true
+			needRecord: s.NeedRecord, hasRecord: s.HasRecord, needCommit: true}
 		order[i] = e
 	}
 	return order

@@ -125,32 +125,31 @@ func (h *History) Changes(commit, dir string) (added, deleted []string, err erro
 // view's head, "" when there is none: two views with the same tree at dir
 // hold the same files below it.
 func (h *History) Tree(dir string) (string, error) {
-	if h.head.IsZero() {
-		return "", nil
-	}
-	c, err := object.GetCommit(h.st, h.head)
-	if err != nil {
-		return "", fmt.Errorf("read head %s: %w", h.head, err)
-	}
-	t, err := h.subtree(c.TreeHash, strings.Trim(dir, "/"))
+	t, err := h.headTree(dir)
 	if err != nil || t.IsZero() {
 		return "", err
 	}
 	return t.String(), nil
 }
 
-// Files returns the files below dir ("" for all) at the view's head, in
-// git's tree order, without their sizes (see Size).
-func (h *History) Files(ctx context.Context, dir string) ([]Entry, error) {
+// headTree returns the tree at dir at the view's head, zero when there
+// is none.
+func (h *History) headTree(dir string) (plumbing.Hash, error) {
 	if h.head.IsZero() {
-		return nil, nil
+		return plumbing.ZeroHash, nil
 	}
 	c, err := object.GetCommit(h.st, h.head)
 	if err != nil {
-		return nil, fmt.Errorf("read head %s: %w", h.head, err)
+		return plumbing.ZeroHash, fmt.Errorf("read head %s: %w", h.head, err)
 	}
+	return h.subtree(c.TreeHash, strings.Trim(dir, "/"))
+}
+
+// Files returns the files below dir ("" for all) at the view's head, in
+// git's tree order, without their sizes (see Size).
+func (h *History) Files(ctx context.Context, dir string) ([]Entry, error) {
 	dir = strings.Trim(dir, "/")
-	root, err := h.subtree(c.TreeHash, dir)
+	root, err := h.headTree(dir)
 	if err != nil || root.IsZero() {
 		return nil, err
 	}
