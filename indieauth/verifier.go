@@ -325,11 +325,21 @@ func (v *Verifier) verifyRemote(ctx context.Context, key [sha256.Size]byte, toke
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endpointTimeout)
 	defer cancel()
 	log := v.log.With("token_id", tokenID(key))
+	eps := v.eps.Load()
+	switch {
+	case eps == nil:
+		log.Warn("token endpoints not discovered yet", "me", v.me)
+		return Token{}, fmt.Errorf("verify: endpoints not discovered from %s yet: %w", v.me, ErrUnavailable)
+	case eps.introspection == "" && eps.token == "":
+		// Nothing to ask, so no call is spent: a flood of made-up tokens
+		// is refused as invalid, not as an unavailable endpoint.
+		return Token{}, fmt.Errorf("verify: not a static token and no endpoint: %w", ErrInvalidToken)
+	}
 	if _, known := v.known.get(key, v.now()); !known && !v.calls.take(v.now()) {
 		log.Warn("too many token checks at once: the token endpoint is spared")
 		return Token{}, fmt.Errorf("verify: too many token checks: %w", ErrUnavailable)
 	}
-	t, err := v.askEndpoints(ctx, log, token)
+	t, err := v.askEndpoints(ctx, log, eps, token)
 	if errors.Is(err, ErrInvalidToken) {
 		v.reject(key)
 	}
@@ -359,15 +369,7 @@ func (v *Verifier) verifyRemote(ctx context.Context, key [sha256.Size]byte, toke
 // answer from introspection ends the search; the legacy endpoint gets its
 // turn when introspection is unavailable or refused the token we sent as
 // its own credential (a server wanting a credential we lack).
-func (v *Verifier) askEndpoints(ctx context.Context, log *slog.Logger, token string) (Token, error) {
-	eps := v.eps.Load()
-	if eps == nil {
-		log.Warn("token endpoints not discovered yet", "me", v.me)
-		return Token{}, fmt.Errorf("verify: endpoints not discovered from %s yet: %w", v.me, ErrUnavailable)
-	}
-	if eps.introspection == "" && eps.token == "" {
-		return Token{}, fmt.Errorf("verify: not a static token and no endpoint: %w", ErrInvalidToken)
-	}
+func (v *Verifier) askEndpoints(ctx context.Context, log *slog.Logger, eps *endpoints, token string) (Token, error) {
 	if eps.introspection != "" {
 		t, err := v.introspect(ctx, log, eps.introspection, token)
 		if eps.token == "" || !(errors.Is(err, ErrUnavailable) || errors.Is(err, errRefusedToken)) {
