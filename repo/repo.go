@@ -324,11 +324,7 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 
 // newStorage opens a storage of the repository for one goroutine.
 func (r *Repo) newStorage() *storage {
-	var gen *atomic.Uint64
-	if r.gc != nil {
-		gen = &r.gc.gen
-	}
-	return openStorage(r.opts.Path, gen)
+	return openStorage(r.opts.Path, r.gc)
 }
 
 // Close stops taking new work, lets the writer finish what it has, and

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"strings"
-	"sync/atomic"
+	"time"
 
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
@@ -26,25 +26,32 @@ import (
 // go-git reads the list of packs once. When git moves objects under it —
 // git gc packing loose objects and deleting them, or replacing packs; a
 // fetch adding a pack — an object it then cannot find makes the storage
-// reopen and look again. After spano's own gc changed the packs (see
+// reopen and look again, and, while spano's own gc is running, again a
+// little later for up to gcWait: a storage opened in the middle of a
+// repack can list packs that are gone by the time it reads them and
+// miss the one replacing them. After spano's gc changed the packs (see
 // housekeeper) it reopens before its next read: an old pack it holds open
 // keeps its disk space in use.
 type storage struct {
 	*filesystem.Storage
 	path string
-	gen  *atomic.Uint64 // counts gc runs that changed the packs; nil: none run here
-	seen uint64         // gen when the storage was opened
+	gc   *housekeeper // nil: no gc runs here
+	seen uint64       // gc.gen when the storage was opened
 }
 
-func openStorage(path string, gen *atomic.Uint64) *storage {
-	s := &storage{path: path, gen: gen}
+// gcWait bounds how long a read waits for a running gc to put an object
+// it cannot find back in reach.
+const gcWait = 2 * time.Second
+
+func openStorage(path string, gc *housekeeper) *storage {
+	s := &storage{path: path, gc: gc}
 	s.open()
 	return s
 }
 
 func (s *storage) open() {
-	if s.gen != nil {
-		s.seen = s.gen.Load()
+	if s.gc != nil {
+		s.seen = s.gc.gen.Load()
 	}
 	s.Storage = filesystem.NewStorageWithOptions(idxFS{osfs.New(s.path)}, cache.NewObjectLRU(16*cache.MiByte),
 		filesystem.Options{LargeObjectThreshold: largeObjectThreshold, KeepDescriptors: true})
@@ -56,14 +63,29 @@ func (s *storage) reopen() {
 }
 
 // EncodedObject reads object h as the repository on disk has it now.
-func (s *storage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
-	s.fresh()
-	obj, err := s.read(t, h)
-	if moved(err) {
-		s.reopen()
+func (s *storage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (obj plumbing.EncodedObject, err error) {
+	err = s.retry(func() error {
 		obj, err = s.read(t, h)
-	}
+		return err
+	})
 	return obj, err
+}
+
+// retry runs f, and again after a reopen while what it reads may have
+// moved: once, and while a gc runs, with growing pauses up to gcWait.
+func (s *storage) retry(f func() error) error {
+	s.fresh()
+	err := f()
+	for pause, waited := time.Millisecond, time.Duration(0); moved(err); pause *= 2 {
+		busy := s.gc != nil && s.gc.running.Load()
+		s.reopen()
+		if err = f(); !busy || waited >= gcWait {
+			break
+		}
+		time.Sleep(pause)
+		waited += pause
+	}
+	return err
 }
 
 // read reads object h. An object above largeObjectThreshold is not in
@@ -86,19 +108,17 @@ func (s *storage) read(t plumbing.ObjectType, h plumbing.Hash) (plumbing.Encoded
 
 // EncodedObjectSize is the size of object h as the repository on disk
 // has it now.
-func (s *storage) EncodedObjectSize(h plumbing.Hash) (int64, error) {
-	s.fresh()
-	n, err := s.Storage.EncodedObjectSize(h)
-	if moved(err) {
-		s.reopen()
+func (s *storage) EncodedObjectSize(h plumbing.Hash) (n int64, err error) {
+	err = s.retry(func() error {
 		n, err = s.Storage.EncodedObjectSize(h)
-	}
+		return err
+	})
 	return n, err
 }
 
 // fresh reopens the storage when gc ran since it was opened.
 func (s *storage) fresh() {
-	if s.gen != nil && s.gen.Load() != s.seen {
+	if s.gc != nil && s.gc.gen.Load() != s.seen {
 		s.reopen()
 	}
 }
