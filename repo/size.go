@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // DefaultWarnSize is the media size past which spano warns by default:
@@ -14,47 +18,97 @@ const DefaultWarnSize = 800_000_000
 
 // MediaBytes returns the total size of the files under dir ("" for the
 // whole tree) on the branch head: what the site publishes from the
-// repository. It reads every blob's size, about 0.2 ms a file for loose
-// objects, so callers run it off the request path; SizeWarning.Measure
-// remembers the sizes and reads only the new blobs.
+// repository. It reads every tree and every blob's size, about 0.2 ms a
+// file for loose objects, so callers run it off the request path;
+// SizeWarning.Measure remembers the totals of trees it has measured and
+// reads only the trees a commit made.
 func (r *Repo) MediaBytes(ctx context.Context, dir string) (int64, error) {
-	return mediaBytes(ctx, r, dir, nil)
+	total, _, err := mediaBytes(ctx, r, dir, treeSizes{})
+	return total, err
 }
 
-// mediaBytes sums the sizes of the files under dir, taking those of the
-// blobs in sizes from there and adding the others to it; sizes is then
-// left holding only the blobs seen (nil: no cache).
-func mediaBytes(ctx context.Context, r *Repo, dir string, sizes map[string]int64) (int64, error) {
+// treeSizes holds the measured trees by hash: a tree's contents, and so
+// its total, never change.
+type treeSizes map[plumbing.Hash]treeSize
+
+type treeSize struct {
+	bytes int64
+	trees []plumbing.Hash // the trees directly below it
+}
+
+// mediaBytes sums the sizes of the files under dir, taking the totals of
+// the trees in sizes from there and adding the trees it reads. It returns
+// the tree at dir too (zero when there is none).
+func mediaBytes(ctx context.Context, r *Repo, dir string, sizes treeSizes) (int64, plumbing.Hash, error) {
 	h, err := r.History(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("media bytes: %w", err)
+		return 0, plumbing.ZeroHash, fmt.Errorf("media bytes: %w", err)
 	}
 	defer h.Close()
-	files, err := h.Files(ctx, dir)
+	root, err := h.headTree(dir)
+	if err != nil || root.IsZero() {
+		return 0, root, err
+	}
+	total, err := h.treeBytes(ctx, root, sizes)
 	if err != nil {
-		return 0, fmt.Errorf("media bytes of %s: %w", dir, err)
+		return 0, root, fmt.Errorf("media bytes of %s: %w", dir, err)
 	}
-	seen := make(map[string]bool, len(files))
-	var total int64
-	for _, f := range files {
-		size, ok := sizes[f.Blob]
-		if !ok {
-			if size, err = h.Size(f.Blob); err != nil {
-				return 0, fmt.Errorf("media bytes of %s: %w", dir, err)
+	return total, root, nil
+}
+
+// treeBytes returns the size of the files below tree t.
+func (h *History) treeBytes(ctx context.Context, t plumbing.Hash, sizes treeSizes) (int64, error) {
+	if s, ok := sizes[t]; ok {
+		return s.bytes, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	tree, err := object.GetTree(h.st, t)
+	if err != nil {
+		return 0, fmt.Errorf("read tree %s: %w", t, err)
+	}
+	var s treeSize
+	for _, e := range tree.Entries {
+		switch e.Mode {
+		case filemode.Dir:
+			n, err := h.treeBytes(ctx, e.Hash, sizes)
+			if err != nil {
+				return 0, err
 			}
-			if sizes != nil {
-				sizes[f.Blob] = size
+			s.bytes += n
+			s.trees = append(s.trees, e.Hash)
+		case filemode.Regular, filemode.Executable:
+			n, err := h.st.EncodedObjectSize(e.Hash)
+			if err != nil {
+				return 0, fmt.Errorf("read size of %s in tree %s: %w", e.Name, t, err)
+			}
+			s.bytes += n
+		}
+	}
+	sizes[t] = s
+	return s.bytes, nil
+}
+
+// prune drops the trees not below root, and returns how many are left.
+func (sizes treeSizes) prune(root plumbing.Hash) int {
+	keep := map[plumbing.Hash]bool{}
+	var mark func(t plumbing.Hash)
+	mark = func(t plumbing.Hash) {
+		if s, ok := sizes[t]; ok && !keep[t] {
+			keep[t] = true
+			for _, c := range s.trees {
+				mark(c)
 			}
 		}
-		seen[f.Blob] = true
-		total += size
 	}
-	for b := range sizes {
-		if !seen[b] {
-			delete(sizes, b)
+	mark(root)
+	for t := range sizes {
+		if !keep[t] {
+			delete(sizes, t)
 		}
 	}
-	return total, nil
+	return len(sizes)
 }
 
 // A SizeWarning tells the owner, in the log, when the media in the
@@ -69,7 +123,8 @@ type SizeWarning struct {
 	mu    sync.Mutex
 	total int64
 	over  bool
-	sizes map[string]int64 // blob → size, for Measure
+	sizes treeSizes // for Measure
+	kept  int       // trees in sizes after its last prune
 }
 
 // NewSizeWarning returns a SizeWarning for limit bytes; 0 or less turns
@@ -104,18 +159,24 @@ func (s *SizeWarning) observe(total int64) bool {
 }
 
 // Measure reads the size of the media under dir on r's branch (see
-// MediaBytes), remembering blob sizes so that the next Measure reads
-// only the trees and the new blobs, and observes it. Run it off the
-// request path: at start, and after pushes or commits.
+// MediaBytes), remembering the totals of the trees it read, so that the
+// next Measure reads only the trees made since (a commit makes those on
+// its files' paths), and observes it. Run it off the request path: at
+// start, and after pushes or commits.
 func (s *SizeWarning) Measure(ctx context.Context, r *Repo, dir string) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sizes == nil {
-		s.sizes = map[string]int64{}
+		s.sizes = treeSizes{}
 	}
-	total, err := mediaBytes(ctx, r, dir, s.sizes)
+	total, root, err := mediaBytes(ctx, r, dir, s.sizes)
 	if err != nil {
 		return 0, err
+	}
+	if len(s.sizes) > 2*s.kept+64 {
+		// The trees of commits since the last prune: drop those no longer
+		// on the branch, now and then, not on every measure.
+		s.kept = s.sizes.prune(root)
 	}
 	s.observe(total)
 	return total, nil

@@ -4,9 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"spano/internal/safebuf"
+	"path"
 	"strings"
 	"testing"
+
+	"spano/internal/gittest"
+	"spano/internal/safebuf"
 )
 
 func TestMediaBytes(t *testing.T) {
@@ -104,10 +107,67 @@ func TestSizeWarningMeasure(t *testing.T) {
 			t.Errorf("step %d: Measure = %d, %v, over %v; want %d, over %v", i, got, err, w.Over(), step.want, step.wantOver)
 		}
 	}
-	if got := len(w.sizes); got != 1 {
-		t.Errorf("size cache holds %d blobs, want the 1 on the branch", got)
-	}
 	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
 		t.Errorf("%d warnings, want 1", n)
+	}
+}
+
+// TestMeasureReadsOnlyNewTrees: Measure takes the total of a tree it has
+// measured from its cache (a doctored total shows through once a commit
+// elsewhere has made new trees above it), agrees with the uncached
+// MediaBytes otherwise, and keeps its cache near the trees on the branch.
+func TestMeasureReadsOnlyNewTrees(t *testing.T) {
+	r := open(t, Options{})
+	ctx := context.Background()
+	w := NewSizeWarning(0, nil)
+	var paths []string
+	for i := range 120 {
+		file, p := media(t, 100+i)
+		if _, err := r.Commit(ctx, upload(file, p)); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+		if i%3 == 2 { // delete some, so that trees leave the branch
+			if _, err := r.Commit(ctx, Change{Delete: []string{paths[i-1]}, Message: Message{Subject: "Delete"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := w.Measure(ctx, r, "media")
+		want, werr := r.MediaBytes(ctx, "media")
+		if err != nil || werr != nil || got != want {
+			t.Fatalf("commit %d: Measure = %d, %v; MediaBytes = %d, %v", i, got, err, want, werr)
+		}
+	}
+	trees := strings.Count(gittest.Git(t, r.opts.Path, "ls-tree", "-r", "-d", "main", "media/"), "\n") + 1
+	if got, limit := len(w.sizes), 2*trees+64; got > limit {
+		t.Errorf("cache holds %d trees, over %d for the %d on the branch", got, limit, trees)
+	}
+
+	// Doctor the cached total of the first upload's top shard, then commit
+	// into another: the shard's tree is unchanged, so its total comes from
+	// the cache.
+	h, err := r.History(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := path.Dir(path.Dir(paths[0])) // media/ab
+	shard, err := h.headTree(top)
+	h.Close()
+	if err != nil || shard.IsZero() {
+		t.Fatalf("tree of %s: %v", top, err)
+	}
+	s := w.sizes[shard]
+	s.bytes += 1_000_000
+	w.sizes[shard] = s
+	var file, p string
+	for file, p = media(t, 50); strings.HasPrefix(p, top+"/"); file, p = media(t, 50) {
+	}
+	if _, err := r.Commit(ctx, upload(file, p)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := w.Measure(ctx, r, "media")
+	want, _ := r.MediaBytes(ctx, "media")
+	if got != want+1_000_000 {
+		t.Errorf("Measure = %d after the doctored cache, want %d: the unchanged shard was read again", got, want+1_000_000)
 	}
 }
