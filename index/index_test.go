@@ -263,11 +263,30 @@ func TestNoticesBeforeLoad(t *testing.T) {
 	if got := x.Len(); got != 0 {
 		t.Fatalf("Len before Load = %d", got)
 	}
+	if x.Unknown(a.path, a.sha) {
+		t.Error("Unknown before Load: the index knows nothing yet, so nothing is unknown to it")
+	}
 	if err := x.Load(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(paths(all(t, x)), []string{b.path}); diff != "" {
 		t.Fatalf("after Load (-got +want):\n%s", diff)
+	}
+	c := newMedia(s, "c", "jpg")
+	for _, tt := range []struct {
+		m    fakeMedia
+		path string
+		want bool
+	}{
+		{m: a, path: a.path, want: true},  // deleted
+		{m: b, path: b.path, want: false}, // at head
+		{m: b, path: s.Path(b.sha, "png"), want: false},
+		{m: c, path: b.path, want: false},
+		{m: c, path: c.path, want: true},
+	} {
+		if got := x.Unknown(tt.path, tt.m.sha); got != tt.want {
+			t.Errorf("Unknown(%s, %.8s) = %v, want %v", tt.path, tt.m.sha, got, tt.want)
+		}
 	}
 }
 

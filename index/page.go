@@ -118,6 +118,22 @@ func (x *Index) Get(ctx context.Context, path string) (Item, bool, error) {
 	return items[0], true, nil
 }
 
+// Unknown reports whether the index, loaded, holds nothing at path and
+// no file with the SHA-256 sha. Before Load finishes it knows nothing and
+// reports false. It lags the branch by the commits a fetch brought that
+// it has not applied yet, so "unknown" is a hint, not the answer: the
+// repository's writer checks again at commit time.
+func (x *Index) Unknown(path, sha string) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if !x.loaded {
+		return false
+	}
+	_, atPath := x.byPath[path]
+	_, bySHA := x.bySHA[sha]
+	return !atPath && !bySHA
+}
+
 // Latest returns the newest original.
 func (x *Index) Latest(ctx context.Context) (Item, bool, error) {
 	p, err := x.Page(ctx, Query{Limit: 1})

@@ -98,8 +98,13 @@ func (d *derivation) stop() {
 
 // duplicate answers an upload whose bytes are already on the branch: the
 // same URL, the record of the first upload, no new commit. The check is
-// the repository writer's own (it checks again at commit time).
+// the repository writer's own (it checks again at commit time); bytes
+// the index has never seen do not wait for the writer, which may be
+// busy syncing a group, to say so.
 func (p *Pipeline) duplicate(ctx context.Context, u *upload, d *derivation) (Result, bool, error) {
+	if p.opts.Index != nil && p.opts.Index.Unknown(u.path, u.File.SHA256) {
+		return Result{}, false, nil
+	}
 	res, dup, err := p.opts.Repo.Duplicate(ctx, u.path)
 	if rp := p.opts.Layout.RecordPath(u.File.SHA256); !dup && err == nil && rp != "" && p.opts.Objects != nil {
 		// An offloaded file is in the repository as its record only.

@@ -165,6 +165,10 @@ func TestUploadDuplicate(t *testing.T) {
 	}
 }
 
+// TestUploadConcurrentIdenticalMakeOneCommit: uploads of the same bytes
+// at once all pass the early duplicate check (the index has not seen the
+// bytes yet), so the writer's own check at commit time decides: one
+// commit, one answer "new", the same URL for all.
 func TestUploadConcurrentIdenticalMakeOneCommit(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	content := makePNG(t, 20, 200, 150)
@@ -172,26 +176,31 @@ func TestUploadConcurrentIdenticalMakeOneCommit(t *testing.T) {
 
 	const n = 16
 	var wg sync.WaitGroup
-	urls := make([]string, n)
+	answers := make([]uploadResponse, n)
 	statuses := make([]int, n)
 	for i := range n {
 		wg.Go(func() {
 			resp := e.upload(goodToken, "same.png", content)
 			statuses[i] = resp.StatusCode
-			var body uploadResponse
 			if resp.StatusCode == http.StatusCreated {
-				decode(t, resp, &body)
+				decode(t, resp, &answers[i])
 			} else {
 				resp.Body.Close()
 			}
-			urls[i] = body.URL
 		})
 	}
 	wg.Wait()
-	for i := range n {
-		if statuses[i] != http.StatusCreated || urls[i] != urls[0] {
-			t.Errorf("upload %d: status %d url %q; want 201 and %q", i, statuses[i], urls[i], urls[0])
+	fresh := 0
+	for i, a := range answers {
+		if statuses[i] != http.StatusCreated || a.URL != answers[0].URL {
+			t.Errorf("upload %d: status %d url %q; want 201 and %q", i, statuses[i], a.URL, answers[0].URL)
 		}
+		if !a.Duplicate {
+			fresh++
+		}
+	}
+	if fresh != 1 {
+		t.Errorf("%d uploads answered as new, want 1", fresh)
 	}
 	if got, want := atoi(t, e.remoteCommits()), before+1; got != want {
 		t.Errorf("remote has %d commits, want %d: identical uploads must make one commit", got, want)
