@@ -430,3 +430,41 @@ func TestBlobPackedBeforeCommit(t *testing.T) {
 		t.Error("a commit naming a blob that is nowhere succeeded")
 	}
 }
+
+// TestOldLooseBlobFreshened: bytes deleted long ago are still a loose,
+// unreachable object with an old time; uploaded again, spano finds the
+// object there and must renew its time, as git freshens an object it
+// would write, or a git prune beside it (unreachable and older than its
+// expiry) takes the blob from under the commit about to name it.
+func TestOldLooseBlobFreshened(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "clone.git")
+	r := open(t, Options{Path: path, GCEvery: -1})
+	ctx := context.Background()
+	file, p := media(t, 3000)
+	old, err := r.WriteBlob(ctx, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loose := looseObject(path, old.Hash)
+	month := time.Now().Add(-30 * 24 * time.Hour)
+	if err := os.Chtimes(loose, month, month); err != nil {
+		t.Fatal(err)
+	}
+	again, err := r.WriteBlob(ctx, file)
+	if err != nil || again.Hash != old.Hash {
+		t.Fatalf("WriteBlob again = %v, %v; want %s", again, err, old.Hash)
+	}
+	// Nothing names the blob yet: prune with a two-week expiry.
+	gittest.Git(t, path, "prune", "--expire", "2.weeks.ago")
+	if _, err := os.Stat(loose); err != nil {
+		t.Fatalf("git prune removed the blob written again: %v", err)
+	}
+	res, err := r.Commit(ctx, Change{Add: []Blob{{Path: p, Hash: again.Hash}}, Message: upload(file, p).Message})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := gittest.Git(t, path, "rev-parse", res.Commit+":"+p); got != old.Hash {
+		t.Errorf("%s holds %s, want %s", p, got, old.Hash)
+	}
+	gittest.Fsck(t, path)
+}

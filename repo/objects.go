@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/storer"
@@ -111,14 +112,21 @@ func (r *Repo) writeBlob(ctx context.Context, file string, also io.Writer) (plum
 	if _, err := os.Stat(dst); err == nil {
 		// Already there: content-addressed, so identical; but perhaps
 		// written a moment ago by an upload of the same bytes that has
-		// not synced it yet. Gone since: git gc packed it; ours is
-		// written, as it would have been without the Stat.
-		err := sync.SyncFile(dst)
-		if err == nil {
-			return h, n, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
+		// not synced it yet, or left, unreachable, by a delete long ago:
+		// its time is renewed, as git freshens an object it would write,
+		// so that git prune (which removes unreachable objects older than
+		// two weeks) does not take it from the commit about to name it.
+		// Gone since (git gc packed it), or not ours to touch: ours is
+		// written over it, as it would have been without the Stat.
+		now := time.Now()
+		if err := os.Chtimes(dst, now, now); err == nil {
+			err := sync.SyncFile(dst)
+			if err == nil {
+				return h, n, nil
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
+			}
 		}
 	}
 	if err := sync.SyncFile(tmp.Name()); err != nil {
