@@ -5,7 +5,7 @@
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d)
 pids=""
-trap 'kill $pids 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $pids 2>/dev/null; wait; rm -rf "$work"' EXIT
 go build -o "$work/spano" ./cmd/spano
 go build -o "$work/bench" ./bench/upload
 echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(df -T "$work" | awk 'NR==2{print $2}') at $work"

@@ -219,6 +219,9 @@ func flatPNG(size int) []byte {
 		for i, v := range src.Pix {
 			img.Pix[i] = v & mask
 		}
+		for i := 3; i < len(img.Pix); i += 4 {
+			img.Pix[i] = 0xff // opaque, as a screenshot is
+		}
 		var buf bytes.Buffer
 		if err := png.Encode(&buf, img); err != nil {
 			log.Fatal(err)
