@@ -3,6 +3,8 @@ package repo
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -53,6 +55,7 @@ var gcConfig = []string{
 type housekeeper struct {
 	git  string // the git binary; "" when there is none
 	path string
+	sync Syncer
 	log  *slog.Logger
 
 	gen     atomic.Uint64 // runs that changed the packs
@@ -62,8 +65,8 @@ type housekeeper struct {
 	wg      sync.WaitGroup
 }
 
-func newHousekeeper(path string, log *slog.Logger) *housekeeper {
-	h := &housekeeper{path: path, log: log}
+func newHousekeeper(path string, sync Syncer, log *slog.Logger) *housekeeper {
+	h := &housekeeper{path: path, sync: sync, log: log}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	git, err := exec.LookPath("git")
 	if err != nil {
@@ -106,6 +109,7 @@ func (h *housekeeper) gc() {
 		_ = syscall.Setpriority(syscall.PRIO_PGRP, cmd.Process.Pid, 10)
 		err = cmd.Wait()
 	}
+	restoreIndexes(h.git, h.path, h.sync, h.log)
 	// Even a failed run may have packed and pruned part of the objects.
 	if after := packs(h.path); !slices.Equal(before, after) {
 		h.gen.Add(1)
@@ -121,6 +125,39 @@ func (h *housekeeper) gc() {
 func (h *housekeeper) stop() {
 	h.cancel()
 	h.wg.Wait()
+}
+
+// restoreIndexes gives back their index to the packs that have none.
+// git gc deletes, as garbage, an index it sees without its pack; but it
+// lists the pack folder while spano (or a fetch) renames a new pack and
+// then its index into it, and a listing can miss the pack and see the
+// index. The pack then stays without index, every storage that opens
+// fails to read anything, and git itself cannot read the commits in it.
+// Each such pack is indexed again (git index-pack checks it whole),
+// after every gc run and at Open, before anything reads.
+func restoreIndexes(git, path string, sync Syncer, log *slog.Logger) {
+	for _, pack := range packs(path) {
+		idx := strings.TrimSuffix(pack, ".pack") + ".idx"
+		if _, err := os.Lstat(idx); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		cmd := exec.Command(git, "index-pack", pack)
+		cmd.Dir = path
+		cmd.Env = append(gitFreeEnv(), "GIT_DIR="+path)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			err = sync.SyncFile(idx)
+		}
+		if err == nil {
+			err = sync.SyncDir(filepath.Dir(idx))
+		}
+		if err != nil {
+			log.Error("a pack has lost its index and it could not be restored: its objects cannot be read",
+				"pack", filepath.Base(pack), "err", err, "output", strings.TrimSpace(string(out)))
+			continue
+		}
+		log.Warn("restored the index of a pack that git gc took for garbage", "pack", filepath.Base(pack))
+	}
 }
 
 // packs lists the pack files of the repository at path.

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -297,7 +298,10 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 			r.log.Warn("half-written objects of an earlier run left behind", "err", err)
 		}
 		if opts.GCEvery >= 0 {
-			r.gc = newHousekeeper(opts.Path, r.log)
+			r.gc = newHousekeeper(opts.Path, opts.Syncer, r.log)
+		}
+		if git, err := exec.LookPath("git"); err == nil {
+			restoreIndexes(git, opts.Path, opts.Syncer, r.log) // before anything reads
 		}
 	}
 

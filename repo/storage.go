@@ -41,7 +41,7 @@ type storage struct {
 
 // gcWait bounds how long a read waits for a running gc to put an object
 // it cannot find back in reach.
-const gcWait = 2 * time.Second
+const gcWait = 5 * time.Second
 
 func openStorage(path string, gc *housekeeper) *storage {
 	s := &storage{path: path, gc: gc}
