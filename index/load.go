@@ -92,15 +92,23 @@ type dated struct {
 // build reads the media at the history's head and describes them: from
 // their records where there are, else by walking history for the
 // commits that added them. It returns the entries in index order and the
-// number of commits read. The media folder and the records are listed
-// at once, each with a view of its own, and the records read by two
-// readers: start-up is these reads.
+// number of commits read.
 func (x *Index) build(ctx context.Context, r *repo.Repo, hist *repo.History) ([]*entry, int, error) {
-	present, thumbs, err := x.listMedia(ctx, hist)
+	// Two views of the same head (a view is not safe for concurrent use):
+	// the media folder and the records are listed at once, then the
+	// records read half by each.
+	other := hist.Twin()
+	defer other.Close()
+	var present map[string]string
+	var thumbs []thumb
+	var files []repo.Entry
+	err := both(
+		func() (err error) { present, thumbs, err = x.listMedia(ctx, hist); return err },
+		func() (err error) { files, err = x.recordFiles(ctx, other); return err })
 	if err != nil {
 		return nil, 0, err
 	}
-	recs, err := x.readRecords(ctx, hist)
+	recs, err := x.readRecords(ctx, [2]*repo.History{hist, other}, files)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 
 	"spano/record"
 	"spano/repo"
@@ -20,25 +22,46 @@ const maxRecordSize = 1 << 20
 // history instead. The caller checks that originals kept in the
 // repository are on the branch; an offloaded one's record is all there
 // is.
-func (x *Index) readRecords(ctx context.Context, hist *repo.History) ([]*entry, error) {
-	dir := x.layout.RecordDir()
-	if dir == "" || hist.Head() == "" {
-		return nil, nil
-	}
-	files, err := hist.Files(ctx, dir)
+func (x *Index) readRecords(ctx context.Context, views [2]*repo.History, files []repo.Entry) ([]*entry, error) {
+	out := make([]*entry, len(files))
+	half := len(files) / 2
+	err := both(
+		func() error { return x.readRecordRange(ctx, views[0], files[:half], out[:half]) },
+		func() error { return x.readRecordRange(ctx, views[1], files[half:], out[half:]) })
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*entry, 0, len(files))
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if e := x.readRecordBlob(hist, f); e != nil {
-			out = append(out, e)
-		}
+	return slices.DeleteFunc(out, func(e *entry) bool { return e == nil }), nil
+}
+
+// recordFiles lists the record files at the view's head.
+func (x *Index) recordFiles(ctx context.Context, h *repo.History) ([]repo.Entry, error) {
+	dir := x.layout.RecordDir()
+	if dir == "" || h.Head() == "" {
+		return nil, nil
 	}
-	return out, nil
+	return h.Files(ctx, dir)
+}
+
+// both runs f and g at once and returns their errors.
+func both(f, g func() error) error {
+	var gerr error
+	var wg sync.WaitGroup
+	wg.Go(func() { gerr = g() })
+	ferr := f()
+	wg.Wait()
+	return errors.Join(ferr, gerr)
+}
+
+// readRecordRange reads the record files into out, nil for a bad one.
+func (x *Index) readRecordRange(ctx context.Context, h *repo.History, files []repo.Entry, out []*entry) error {
+	for i, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		out[i] = x.readRecordBlob(h, f)
+	}
+	return nil
 }
 
 // readRecordBlob reads the record file f, nil when it is not a good one.

@@ -46,6 +46,12 @@ func (r *Repo) History(ctx context.Context) (*History, error) {
 	return h, nil
 }
 
+// Twin opens another view of the same head, for another goroutine: a
+// view is not safe for concurrent use. Close it too.
+func (h *History) Twin() *History {
+	return &History{head: h.head, st: openStorage(h.st.path, h.st.gc)}
+}
+
 // Close releases the view's open pack files.
 func (h *History) Close() error { return h.st.Close() }
 
