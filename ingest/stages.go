@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"spano/gpsstrip"
@@ -207,12 +206,7 @@ func (p *Pipeline) place(u *upload) (repo.Change, error) {
 		c.Add = append(c.Add, orig)
 	}
 	if p.opts.Records {
-		file, err := p.writeRecord(u.rec)
-		if err != nil {
-			return repo.Change{}, err
-		}
-		u.temp = append(u.temp, file)
-		c.Add = append(c.Add, repo.Blob{Path: p.opts.Layout.RecordPath(u.rec.SHA256), File: file})
+		c.Add = append(c.Add, repo.Blob{Path: p.opts.Layout.RecordPath(u.rec.SHA256), Data: u.rec.JSON()})
 	} else if u.offloaded {
 		return repo.Change{}, errors.New("place: an offloaded file needs site.records")
 	}
@@ -232,23 +226,6 @@ func (p *Pipeline) place(u *upload) (repo.Change, error) {
 		c.Add = append(c.Add, repo.Blob{Path: p.posterPath(u.rec.SHA256, 0, "jpg"), File: u.poster})
 	}
 	return c, nil
-}
-
-// writeRecord writes rec's JSON to a temp file for the commit.
-func (p *Pipeline) writeRecord(rec record.Record) (string, error) {
-	f, err := os.CreateTemp(p.opts.TempDir, "record-*.json")
-	if err != nil {
-		return "", fmt.Errorf("write record: %w", err)
-	}
-	_, err = f.Write(rec.JSON())
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", fmt.Errorf("write record: %w", err)
-	}
-	return f.Name(), nil
 }
 
 // commit makes the upload's commit, durably, and tells the hooks. A push

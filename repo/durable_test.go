@@ -468,3 +468,34 @@ func TestOldLooseBlobFreshened(t *testing.T) {
 	}
 	gittest.Fsck(t, path)
 }
+
+// TestCommitData: a small file handed over as bytes (a record) is
+// committed as they are, beside a file from disk, and as durably: its
+// loose object is synced too before the commit returns.
+func TestCommitData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "clone.git")
+	s := &syncLog{repo: path}
+	r := open(t, Options{Path: path, GCEvery: -1, Syncer: s})
+	s.reset()
+	file, p := media(t, 3000)
+	data := []byte(`{"sha256":"` + strings.Repeat("ab", 32) + `"}`)
+	c := upload(file, p)
+	c.Add = append(c.Add, Blob{Path: "_data/spano/ab/ab/x.json", Data: data})
+	res, err := r.Commit(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := gittest.Git(t, path, "show", res.Commit+":_data/spano/ab/ab/x.json"); got != string(data) {
+		t.Errorf("committed %q, want %q", got, data)
+	}
+	blobs := 0
+	for _, call := range s.snapshot() {
+		if strings.HasPrefix(call, "file objects/"+tempBlobPrefix) {
+			blobs++
+		}
+	}
+	if blobs != 2 {
+		t.Errorf("%d blob files synced, want 2 (the file and the bytes): %q", blobs, s.snapshot())
+	}
+	gittest.Fsck(t, path)
+}

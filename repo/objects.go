@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bufio"
+	"bytes"
 	"compress/zlib"
 	"context"
 	"crypto/sha1"
@@ -67,7 +68,13 @@ func (r *Repo) writeBlobs(ctx context.Context, bs []Blob) ([]plumbing.Hash, erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if h, _, err := r.writeBlob(ctx, b.File, nil); err != nil {
+			write := func() (plumbing.Hash, int64, error) { return r.writeBlob(ctx, b.File, nil) }
+			if b.Data != nil {
+				write = func() (plumbing.Hash, int64, error) {
+					return r.writeObject(ctx, bytes.NewReader(b.Data), int64(len(b.Data)), nil)
+				}
+			}
+			if h, _, err := write(); err != nil {
 				errs[i] = fmt.Errorf("commit %s: %w", b.Path, err)
 			} else {
 				hashes[i] = h
@@ -93,6 +100,12 @@ func (r *Repo) writeBlob(ctx context.Context, file string, also io.Writer) (plum
 	if err != nil {
 		return plumbing.ZeroHash, 0, fmt.Errorf("write blob: %w", err)
 	}
+	return r.writeObject(ctx, src, fi.Size(), also)
+}
+
+// writeObject writes the size bytes of src as a loose blob (see
+// writeBlob).
+func (r *Repo) writeObject(ctx context.Context, src io.Reader, size int64, also io.Writer) (plumbing.Hash, int64, error) {
 	objects := filepath.Join(r.opts.Path, "objects")
 	tmp, err := os.CreateTemp(objects, tempBlobPrefix)
 	if err != nil {
@@ -100,7 +113,7 @@ func (r *Repo) writeBlob(ctx context.Context, file string, also io.Writer) (plum
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 
-	h, n, err := streamBlob(tmp, &ctxReader{ctx: ctx, r: src}, fi.Size(), also)
+	h, n, err := streamBlob(tmp, &ctxReader{ctx: ctx, r: src}, size, also)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -140,11 +140,13 @@ type CommitInfo struct {
 	Added, Deleted []string
 }
 
-// Blob is a file to add: Path in the repository, File on local disk, or
-// Hash, a blob WriteBlob stored already.
+// Blob is a file to add: Path in the repository, and its bytes as File
+// on local disk, Data (small files: a record), or Hash, a blob WriteBlob
+// stored already.
 type Blob struct {
 	Path string
 	File string
+	Data []byte
 	Hash string
 }
 
