@@ -16,8 +16,9 @@ import (
 // bytes; anything past this is not one of its records.
 const maxRecordSize = 1 << 20
 
-// readRecords describes the uploads whose records are at hist's head:
-// one blob read each, no history. A record that cannot be read is
+// readRecords describes the uploads whose record files are files: one
+// blob read each, no history, half of them through each of two views of
+// the same head. A record that cannot be read is
 // logged and left out, so its original, if present, is dated from
 // history instead. The caller checks that originals kept in the
 // repository are on the branch; an offloaded one's record is all there
