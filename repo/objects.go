@@ -68,13 +68,14 @@ func (r *Repo) writeBlobs(ctx context.Context, bs []Blob) ([]plumbing.Hash, erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			write := func() (plumbing.Hash, int64, error) { return r.writeBlob(ctx, b.File, nil) }
+			var h plumbing.Hash
+			var err error
 			if b.Data != nil {
-				write = func() (plumbing.Hash, int64, error) {
-					return r.writeObject(ctx, bytes.NewReader(b.Data), int64(len(b.Data)), nil)
-				}
+				h, _, err = r.writeObject(ctx, bytes.NewReader(b.Data), int64(len(b.Data)), nil)
+			} else {
+				h, _, err = r.writeBlob(ctx, b.File, nil)
 			}
-			if h, _, err := write(); err != nil {
+			if err != nil {
 				errs[i] = fmt.Errorf("commit %s: %w", b.Path, err)
 			} else {
 				hashes[i] = h
