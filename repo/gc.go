@@ -65,15 +65,13 @@ type housekeeper struct {
 	wg      sync.WaitGroup
 }
 
-func newHousekeeper(path string, sync Syncer, log *slog.Logger) *housekeeper {
-	h := &housekeeper{path: path, sync: sync, log: log}
+// newHousekeeper runs git (its path; "" when there is none) in path.
+func newHousekeeper(git, path string, sync Syncer, log *slog.Logger) *housekeeper {
+	h := &housekeeper{git: git, path: path, sync: sync, log: log}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
-	git, err := exec.LookPath("git")
-	if err != nil {
+	if git == "" {
 		log.Info("no git on PATH: the clone's objects stay loose (no git gc housekeeping)", "path", path)
-		return h
 	}
-	h.git = git
 	return h
 }
 

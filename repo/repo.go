@@ -299,11 +299,12 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		if err := removeTempPacks(opts.Path); err != nil {
 			r.log.Warn("half-written objects of an earlier run left behind", "err", err)
 		}
-		if opts.GCEvery >= 0 {
-			r.gc = newHousekeeper(opts.Path, opts.Syncer, r.log)
-		}
-		if git, err := exec.LookPath("git"); err == nil {
+		git, _ := exec.LookPath("git")
+		if git != "" {
 			restoreIndexes(git, opts.Path, opts.Syncer, r.log) // before anything reads
+		}
+		if opts.GCEvery >= 0 {
+			r.gc = newHousekeeper(git, opts.Path, opts.Syncer, r.log)
 		}
 	}
 
