@@ -94,21 +94,7 @@ type dated struct {
 // commits that added them. It returns the entries in index order and the
 // number of commits read.
 func (x *Index) build(ctx context.Context, r *repo.Repo, hist *repo.History) ([]*entry, int, error) {
-	// Two views of the same head (a view is not safe for concurrent use):
-	// the media folder and the records are listed at once, then the
-	// records read half by each.
-	other := hist.Twin()
-	defer other.Close()
-	var present map[string]string
-	var thumbs []thumb
-	var files []repo.Entry
-	err := both(
-		func() (err error) { present, thumbs, err = x.listMedia(ctx, hist); return err },
-		func() (err error) { files, err = x.recordFiles(ctx, other); return err })
-	if err != nil {
-		return nil, 0, err
-	}
-	recs, err := x.readRecords(ctx, [2]*repo.History{hist, other}, files)
+	present, thumbs, recs, err := x.listAndRead(ctx, hist)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -17,8 +17,8 @@ import (
 const maxRecordSize = 1 << 20
 
 // readRecords describes the uploads whose record files are files: one
-// blob read each, no history, half of them through each of two views of
-// the same head. A record that cannot be read is
+// blob read each, no history, half of them through each of the two views
+// of the same head. A record that cannot be read is
 // logged and left out, so its original, if present, is dated from
 // history instead. The caller checks that originals kept in the
 // repository are on the branch; an offloaded one's record is all there
@@ -35,13 +35,32 @@ func (x *Index) readRecords(ctx context.Context, views [2]*repo.History, files [
 	return slices.DeleteFunc(out, func(e *entry) bool { return e == nil }), nil
 }
 
-// recordFiles lists the record files at the view's head.
-func (x *Index) recordFiles(ctx context.Context, h *repo.History) ([]repo.Entry, error) {
+// listAndRead lists the originals and thumbnails at hist's head (see
+// listMedia) and reads the records there. With records, it uses two views
+// of the head (a view is not safe for concurrent use): the media folder
+// and the records are listed at once, then the records read half by each.
+func (x *Index) listAndRead(ctx context.Context, hist *repo.History) (map[string]string, []thumb, []*entry, error) {
 	dir := x.layout.RecordDir()
-	if dir == "" || h.Head() == "" {
-		return nil, nil
+	if dir == "" || hist.Head() == "" {
+		present, thumbs, err := x.listMedia(ctx, hist)
+		return present, thumbs, nil, err
 	}
-	return h.Files(ctx, dir)
+	other := hist.Twin()
+	defer other.Close()
+	var present map[string]string
+	var thumbs []thumb
+	var files []repo.Entry
+	err := both(
+		func() (err error) { present, thumbs, err = x.listMedia(ctx, hist); return err },
+		func() (err error) { files, err = other.Files(ctx, dir); return err })
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	recs, err := x.readRecords(ctx, [2]*repo.History{hist, other}, files)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return present, thumbs, recs, nil
 }
 
 // both runs f and g at once and returns their errors.
