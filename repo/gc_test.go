@@ -93,16 +93,7 @@ func TestHousekeepingPacks(t *testing.T) {
 	if r.gc == nil || r.gc.git == "" {
 		t.Fatal("no housekeeper, though git is on the PATH")
 	}
-	waitGC := func(gen uint64) {
-		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); r.gc.running.Load() || r.gc.gen.Load() < gen; {
-			if time.Now().After(deadline) {
-				t.Fatalf("gc did not finish: running=%v gen=%d, want %d", r.gc.running.Load(), r.gc.gen.Load(), gen)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	waitGC(0) // the run at Open, which finds nothing to do
+	waitGC(t, r, 0) // the run at Open, which finds nothing to do
 	if n := r.gc.gen.Load(); n != 0 {
 		t.Fatalf("the gc at Open changed the packs of a fresh clone (gen %d)", n)
 	}
@@ -119,7 +110,7 @@ func TestHousekeepingPacks(t *testing.T) {
 		}
 		readBack(t, r, files) // the reader's storage knows the old packs
 	}
-	waitGC(1) // started by the third commit
+	waitGC(t, r, 1) // started by the third commit
 	for _, path := range paths {
 		if h := blobOf(t, r.opts.Path, path); fileExists(looseObject(r.opts.Path, h)) {
 			t.Errorf("%s is still loose after gc", path)
@@ -265,6 +256,17 @@ func TestFreshViewsDuringGC(t *testing.T) {
 	}
 }
 
+// waitGC waits until no gc runs on r and gen runs have changed the packs.
+func waitGC(t *testing.T, r *Repo, gen uint64) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); r.gc.running.Load() || r.gc.gen.Load() < gen; {
+		if time.Now().After(deadline) {
+			t.Fatalf("gc did not finish: running=%v gen=%d, want %d", r.gc.running.Load(), r.gc.gen.Load(), gen)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // newestPack is the pack written last in the repository at path.
 func newestPack(t *testing.T, path string) string {
 	t.Helper()
@@ -331,17 +333,10 @@ func TestPackIndexRestored(t *testing.T) {
 	// Now as a gc run leaves it: the index of the newest pack gone while
 	// spano runs; the next gc run puts it back.
 	head = commit(r)
-	waitIdle := func() {
-		for deadline := time.Now().Add(30 * time.Second); r.gc.running.Load(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("gc did not finish")
-			}
-		}
-	}
-	waitIdle()
+	waitGC(t, r, 0)
 	lose()
-	head = commit(r) // starts a gc run
-	waitIdle()
+	commit(r) // starts a gc run
+	waitGC(t, r, 0)
 	gittest.Fsck(t, path)
 	readBack(t, r, files)
 }
