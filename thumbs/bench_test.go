@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -192,4 +193,71 @@ func psnr(a, b *image.NRGBA) float64 {
 		return math.Inf(1)
 	}
 	return 10 * math.Log10(255*255/(sum/float64(n)))
+}
+
+// maskedPNG is a 640×480 opaque PNG of the test photo with its colours
+// cut by mask: 0x80 leaves two levels a channel, 27 KB, as few colours
+// as a screenshot has (the image bench/upload/push.sh uploads); 0xff
+// leaves the photo.
+func maskedPNG(b *testing.B, mask uint8) []byte {
+	b.Helper()
+	src := testphoto.Paint(640, 480)
+	img := image.NewRGBA(src.Rect)
+	for i, v := range src.Pix {
+		img.Pix[i] = v & mask
+	}
+	for i := 3; i < len(img.Pix); i += 4 {
+		img.Pix[i] = 0xff
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// BenchmarkMakePNG times Make on an opaque 640×480 PNG (one 320 px PNG
+// thumbnail), against the straightforward decode, imaging.Resize and
+// png.Encode, and reports the thumbnail's size.
+func BenchmarkMakePNG(b *testing.B) {
+	data := maskedPNG(b, 0x80)
+	src := filepath.Join(b.TempDir(), "screen.png")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("thumbs.Make/320", func(b *testing.B) {
+		m, err := New(Options{Widths: []int{320}, Quality: 82, MaxPixels: 50_000_000, TempDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var size int64
+		timed(b, func() {
+			img, err := m.Make(context.Background(), src, "image/png")
+			if err != nil || len(img.Thumbnails) != 1 {
+				b.Fatal(img, err)
+			}
+			fi, err := os.Stat(img.Thumbnails[0].Path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			size = fi.Size()
+			os.Remove(img.Thumbnails[0].Path)
+		})
+		b.ReportMetric(float64(size), "thumb-bytes")
+	})
+	b.Run("baseline/png.Decode+imaging.Resize+png.Encode", func(b *testing.B) {
+		var size int
+		timed(b, func() {
+			img, err := png.Decode(bytes.NewReader(data))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if err := png.Encode(&buf, imaging.Resize(img, 320, 0, imaging.Lanczos)); err != nil {
+				b.Fatal(err)
+			}
+			size = buf.Len()
+		})
+		b.ReportMetric(float64(size), "thumb-bytes")
+	})
 }

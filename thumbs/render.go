@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/png"
 	"math"
 	"os"
 	"slices"
@@ -149,7 +148,7 @@ func (m *Maker) write(img image.Image, f string, h header) (Thumbnail, error) {
 		}
 	default:
 		t.Ext, t.Type = "png", "image/png"
-		err = png.Encode(&buf, img)
+		err = encodePNG(&buf, img)
 	}
 	if err != nil {
 		return Thumbnail{}, fmt.Errorf("encode %s: %w", t.Ext, err)
