@@ -46,11 +46,11 @@ type walked struct {
 }
 
 var formats = map[string]format{
-	"image/jpeg": {name: "jpeg", decodeConfig: jpeg.DecodeConfig, decode: decodeJPEG, orientation: JPEGOrientation, walk: walkJPEGFile},
-	"image/png":  {name: "png", decodeConfig: png.DecodeConfig, decode: fullSize(png.Decode), orientation: noOrientation, walk: walkPNGFile},
+	"image/jpeg": {name: "jpeg", decodeConfig: jpeg.DecodeConfig, decode: thenShrink(jpeg.Decode), orientation: JPEGOrientation, walk: walkJPEGFile},
+	"image/png":  {name: "png", decodeConfig: png.DecodeConfig, decode: thenShrink(png.Decode), orientation: noOrientation, walk: walkPNGFile},
 	"image/gif":  {name: "gif", decodeConfig: gif.DecodeConfig, decode: firstFrame, orientation: noOrientation, walk: walkGIFFile},
-	"image/webp": {name: "webp", decodeConfig: webp.DecodeConfig, decode: fullSize(webp.Decode), orientation: noOrientation, walk: walkWebPFile},
-	"image/avif": {name: "avif", decodeConfig: avif.DecodeConfig, decode: fullSize(avif.Decode), orientation: noOrientation, walk: walkAVIFFile},
+	"image/webp": {name: "webp", decodeConfig: webp.DecodeConfig, decode: thenShrink(webp.Decode), orientation: noOrientation, walk: walkWebPFile},
+	"image/avif": {name: "avif", decodeConfig: avif.DecodeConfig, decode: thenShrink(avif.Decode), orientation: noOrientation, walk: walkAVIFFile},
 }
 
 func walkJPEGFile(r io.Reader, _ int64, cfg image.Config) (walked, error) {
@@ -71,7 +71,8 @@ func walkPNGFile(r io.Reader, _ int64, _ image.Config) (walked, error) {
 	if err != nil {
 		return walked{}, err
 	}
-	return walked{cost: info.decodeBytes()}, nil
+	// The decode, plus its shrunk copy at most a quarter of it.
+	return walked{cost: info.decodeBytes() * 5 / 4}, nil
 }
 
 func walkGIFFile(r io.Reader, _ int64, cfg image.Config) (walked, error) {
@@ -107,18 +108,16 @@ func walkAVIFFile(r io.Reader, size int64, cfg image.Config) (walked, error) {
 
 func pixels(cfg image.Config) int64 { return int64(cfg.Width) * int64(cfg.Height) }
 
-// decodeJPEG decodes with the standard library and shrinks the planes by
-// the integer factor d (see shrink).
-func decodeJPEG(r io.Reader, d int) (image.Image, error) {
-	img, err := jpeg.Decode(r)
-	if err != nil {
-		return nil, err
+// thenShrink is dec followed by shrink by the integer factor d: the
+// standard library's decoders and the others have no shrink-on-load.
+func thenShrink(dec func(io.Reader) (image.Image, error)) func(io.Reader, int) (image.Image, error) {
+	return func(r io.Reader, d int) (image.Image, error) {
+		img, err := dec(r)
+		if err != nil {
+			return nil, err
+		}
+		return shrink(img, d), nil
 	}
-	return shrink(img, d), nil
-}
-
-func fullSize(dec func(io.Reader) (image.Image, error)) func(io.Reader, int) (image.Image, error) {
-	return func(r io.Reader, _ int) (image.Image, error) { return dec(r) }
 }
 
 // firstFrame decodes a GIF's first frame (gif.Decode stops there) and

@@ -28,7 +28,9 @@ func shrinkFactor(w, h, tw, th int) int {
 
 // shrink returns img averaged over d×d boxes (the last row and column of
 // boxes may be partial). YCbCr keeps its subsampling, each plane shrunk on
-// its own; grey stays grey; other models are returned as they are (the
+// its own; grey stays grey; opaque RGBA and NRGBA (a screenshot's PNG)
+// become opaque NRGBA; other models, and images with transparent pixels
+// (whose boxes need weighting by alpha), are returned as they are (the
 // resampler reads them at full size).
 func shrink(img image.Image, d int) image.Image {
 	if d <= 1 {
@@ -53,8 +55,47 @@ func shrink(img image.Image, d int) image.Image {
 		b := s.Rect
 		w, h := (b.Dx()+d-1)/d, (b.Dy()+d-1)/d
 		return &image.Gray{Pix: shrinkPlane(s.Pix[s.PixOffset(b.Min.X, b.Min.Y):], s.Stride, b.Dx(), b.Dy(), d), Stride: w, Rect: image.Rect(0, 0, w, h)}
+	case *image.NRGBA:
+		if s.Opaque() {
+			return shrinkRGBA(s.Pix[s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y):], s.Stride, s.Rect.Dx(), s.Rect.Dy(), d)
+		}
+	case *image.RGBA:
+		if s.Opaque() { // premultiplied by 255: the same bytes as NRGBA
+			return shrinkRGBA(s.Pix[s.PixOffset(s.Rect.Min.X, s.Rect.Min.Y):], s.Stride, s.Rect.Dx(), s.Rect.Dy(), d)
+		}
 	}
 	return img
+}
+
+// shrinkRGBA is shrinkPlane for the red, green and blue of sw×sh opaque
+// 4-byte pixels (rows stride apart), all three at once: the columns of a
+// band of rows are summed across the interleaved row, then each box's
+// d pixels channel by channel. The result is opaque NRGBA.
+func shrinkRGBA(src []uint8, stride, sw, sh, d int) *image.NRGBA {
+	w, h := (sw+d-1)/d, (sh+d-1)/d
+	dst := image.NewNRGBA(image.Rect(0, 0, w, h))
+	parallelRows(h, func(y0, y1 int) {
+		cols := make([]uint16, 4*sw) // d ≤ 255 rows of 255 fit
+		for y := y0; y < y1; y++ {
+			rows := min(d, sh-y*d)
+			copyRow(cols, src[y*d*stride:y*d*stride+4*sw])
+			for r := 1; r < rows; r++ {
+				addRow(cols, src[(y*d+r)*stride:(y*d+r)*stride+4*sw])
+			}
+			out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
+			for x := range w {
+				box := cols[4*x*d : 4*min(sw, x*d+d)]
+				n := uint64(rows * len(box) / 4)
+				var r, g, b uint64
+				for i := 0; i < len(box); i += 4 {
+					r, g, b = r+uint64(box[i]), g+uint64(box[i+1]), b+uint64(box[i+2])
+				}
+				o := out[4*x : 4*x+4 : 4*x+4]
+				o[0], o[1], o[2], o[3] = uint8((r+n/2)/n), uint8((g+n/2)/n), uint8((b+n/2)/n), 255
+			}
+		}
+	})
+	return dst
 }
 
 // shrinkPlane averages an 8-bit plane of sw×sh (rows stride apart) over

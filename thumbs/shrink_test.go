@@ -39,6 +39,52 @@ func TestShrinkPlane(t *testing.T) {
 	}
 }
 
+// shrink of an opaque RGBA or NRGBA image is shrinkPlane of each of its
+// red, green and blue, opaque; one with a transparent pixel is left to
+// the resampler.
+func TestShrinkRGBA(t *testing.T) {
+	for _, tt := range []struct{ w, h, d int }{{7, 5, 2}, {8, 6, 2}, {9, 9, 3}, {10, 3, 4}, {1, 1, 3}, {80, 60, 5}} {
+		t.Run(fmt.Sprintf("%dx%d/%d", tt.w, tt.h, tt.d), func(t *testing.T) {
+			frame := image.NewNRGBA(image.Rect(0, 0, tt.w+2, tt.h+1))
+			for i := range frame.Pix {
+				frame.Pix[i] = uint8(i*37 + i/7)
+				if i%4 == 3 {
+					frame.Pix[i] = 255
+				}
+			}
+			src := frame.SubImage(image.Rect(2, 1, tt.w+2, tt.h+1)).(*image.NRGBA)
+			var planes [3][]uint8
+			for c := range planes {
+				planes[c] = make([]uint8, tt.w*tt.h)
+				for y := range tt.h {
+					for x := range tt.w {
+						planes[c][y*tt.w+x] = src.Pix[src.PixOffset(2+x, 1+y)+c]
+					}
+				}
+				planes[c] = shrinkPlane(planes[c], tt.w, tt.w, tt.h, tt.d)
+			}
+			rgba := &image.RGBA{Pix: src.Pix, Stride: src.Stride, Rect: src.Rect}
+			for _, img := range []image.Image{src, rgba} {
+				got, ok := shrink(img, tt.d).(*image.NRGBA)
+				ow, oh := (tt.w+tt.d-1)/tt.d, (tt.h+tt.d-1)/tt.d
+				if !ok || got.Rect != image.Rect(0, 0, ow, oh) {
+					t.Fatalf("%T: shrink = %T %v, want NRGBA %dx%d", img, got, got.Bounds(), ow, oh)
+				}
+				for i := range ow * oh {
+					p := got.Pix[4*i : 4*i+4]
+					if p[0] != planes[0][i] || p[1] != planes[1][i] || p[2] != planes[2][i] || p[3] != 255 {
+						t.Fatalf("%T: pixel %d = %v, want %d %d %d 255", img, i, p, planes[0][i], planes[1][i], planes[2][i])
+					}
+				}
+			}
+			src.Pix[3] = 254
+			if got := shrink(src, tt.d); got != image.Image(src) {
+				t.Errorf("an image with a translucent pixel was shrunk (%T)", got)
+			}
+		})
+	}
+}
+
 // A shrunk YCbCr image keeps its subsampling and a consistent layout
 // (the image package's own accessors read every pixel without panicking).
 func TestShrinkYCbCr(t *testing.T) {
