@@ -148,37 +148,58 @@ func newObjects(st *storage, from, to plumbing.Hash) ([]plumbing.Hash, error) {
 			out = append(out, h)
 		}
 	}
+	// Walking back, a commit's parent tree is the next commit's tree:
+	// each tree is read once.
+	trees := map[plumbing.Hash]map[string]object.TreeEntry{}
+	entries := func(h plumbing.Hash) (map[string]object.TreeEntry, error) {
+		if m, ok := trees[h]; ok {
+			return m, nil
+		}
+		m, err := treeEntries(st, h)
+		trees[h] = m
+		return m, err
+	}
+	var c *object.Commit
 	for h := to; !h.IsZero() && h != from; {
-		c, err := object.GetCommit(st, h)
-		if err != nil {
-			return nil, fmt.Errorf("read commit %s: %w", h, err)
+		if c == nil || c.Hash != h {
+			var err error
+			if c, err = object.GetCommit(st, h); err != nil {
+				return nil, fmt.Errorf("read commit %s: %w", h, err)
+			}
 		}
 		add(h)
-		before, err := parentTree(st, c)
-		if err != nil {
+		var parent *object.Commit
+		before := plumbing.ZeroHash
+		if len(c.ParentHashes) > 0 {
+			var err error
+			if parent, err = object.GetCommit(st, c.ParentHashes[0]); err != nil {
+				return nil, fmt.Errorf("read commit %s: %w", c.ParentHashes[0], err)
+			}
+			before = parent.TreeHash
+		}
+		if err := changedObjects(entries, before, c.TreeHash, add); err != nil {
 			return nil, err
 		}
-		if err := changedObjects(st, before, c.TreeHash, add); err != nil {
-			return nil, err
-		}
-		if len(c.ParentHashes) == 0 {
+		if parent == nil {
 			break
 		}
-		h = c.ParentHashes[0]
+		h, c = parent.Hash, parent
 	}
 	return out, nil
 }
 
-func changedObjects(st *storage, old, tree plumbing.Hash, add func(plumbing.Hash)) error {
+// changedObjects adds tree and every tree and blob under it that old
+// (a tree, or zero) does not have at the same path.
+func changedObjects(entries func(plumbing.Hash) (map[string]object.TreeEntry, error), old, tree plumbing.Hash, add func(plumbing.Hash)) error {
 	if old == tree || tree.IsZero() {
 		return nil
 	}
 	add(tree)
-	was, err := treeEntries(st, old)
+	was, err := entries(old)
 	if err != nil {
 		return err
 	}
-	now, err := treeEntries(st, tree)
+	now, err := entries(tree)
 	if err != nil {
 		return err
 	}
@@ -192,7 +213,7 @@ func changedObjects(st *storage, old, tree plumbing.Hash, add func(plumbing.Hash
 			if ok && o.Mode == filemode.Dir {
 				prev = o.Hash
 			}
-			if err := changedObjects(st, prev, e.Hash, add); err != nil {
+			if err := changedObjects(entries, prev, e.Hash, add); err != nil {
 				return err
 			}
 			continue
