@@ -34,12 +34,14 @@ func (r *Repo) Commit(ctx context.Context, c Change) (Result, error) {
 			return Result{}, fmt.Errorf("commit %q: %w", p, ErrBadPath)
 		}
 	}
-	// Blobs are written here, on the caller's goroutine, so that a large
-	// upload does not hold up the writer. The object store is
-	// content-addressed and a loose object appears by rename, so writing
-	// the same blob twice at once is harmless.
+	// Large blobs are written here, on the caller's goroutine, so that a
+	// large upload does not hold up the writer; small ones are read into
+	// memory, for the writer to put in the group's pack. The object store
+	// is content-addressed and a loose object appears by rename, so
+	// writing the same blob twice at once is harmless.
 	req := &commitReq{msg: c.Message, reply: make(chan commitReply, 1)}
-	hashes, err := r.writeBlobs(ctx, c.Add)
+	hashes, packed, err := r.writeBlobs(ctx, c.Add)
+	req.blobs = packed
 	if err != nil {
 		return Result{}, err
 	}

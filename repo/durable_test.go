@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -98,88 +99,108 @@ func indexOf(calls []string, want string) int {
 	return -1
 }
 
-// TestCommitIsDurableInOrder: before Commit returns, the blob is synced
-// (as its temp file, before the rename) and then its folder; the trees
-// and the commit, written as one pack and its index, are synced under
-// their temporary names with the ref's lock file; then the folders
-// (objects/pack, the blob's, objects/); then the lock is renamed over
-// the ref, and last refs/heads is synced. A crash at any point leaves a
-// ref that names only objects already on disk.
+// TestCommitIsDurableInOrder: before Commit returns, a large blob is
+// synced (as its temp file, before the rename) and then its folder; the
+// trees and the commit, and a small blob, written as one pack and its
+// index, are synced under their temporary names with the ref's lock
+// file; then the folders (objects/pack, the large blob's, objects/);
+// then the lock is renamed over the ref, and last refs/heads is synced.
+// A crash at any point leaves a ref that names only objects already on
+// disk.
 func TestCommitIsDurableInOrder(t *testing.T) {
 	for _, mode := range []PushMode{PushOff, PushAsync, PushSync} {
-		t.Run(string(mode), func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "clone.git")
-			s := &syncLog{repo: path}
-			opts := Options{Path: path, Syncer: s, Push: mode}
-			if mode != PushOff {
-				opts.Remote = gittest.NewRemote(t, nil)
-			}
-			r := open(t, opts)
-			s.reset()
-			file, p := media(t, 5000)
-			res, err := r.Commit(context.Background(), upload(file, p))
-			if err != nil {
-				t.Fatal(err)
-			}
-			calls := s.snapshot() // as they were when Commit returned
+		for _, size := range []int{5000, packBlobMax + 1} {
+			loose := size > packBlobMax
+			t.Run(fmt.Sprintf("%s/loose=%v", mode, loose), func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "clone.git")
+				s := &syncLog{repo: path}
+				opts := Options{Path: path, Syncer: s, Push: mode}
+				if mode != PushOff {
+					opts.Remote = gittest.NewRemote(t, nil)
+				}
+				r := open(t, opts)
+				s.reset()
+				file, p := media(t, size)
+				res, err := r.Commit(context.Background(), upload(file, p))
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkDurableOrder(t, path, s.snapshot(), res.Commit, blobOf(t, path, p), loose)
+			})
+		}
+	}
+}
 
-			blob := blobOf(t, path, p)
-			if !strings.HasPrefix(calls[0], "file objects/"+tempBlobPrefix) {
-				t.Errorf("first sync = %q, want the blob's temp file", calls[0])
+// checkDurableOrder checks the syncs calls, as they were when Commit
+// returned commit, whose file is blob (loose, or in the group's pack).
+func checkDurableOrder(t *testing.T, path string, calls []string, commit, blob string, loose bool) {
+	t.Helper()
+	if first := strings.HasPrefix(calls[0], "file objects/"+tempBlobPrefix); first != loose {
+		t.Errorf("first sync = %q; want the blob's temp file first: %v", calls[0], loose)
+	}
+	var pack, idx string
+	for _, c := range calls {
+		switch {
+		case strings.HasPrefix(c, "file objects/pack/"+tempPackPrefix):
+			pack = c
+		case strings.HasPrefix(c, "file objects/pack/"+tempIdxPrefix):
+			idx = c
+		}
+	}
+	if pack == "" || idx == "" {
+		t.Fatalf("the group's pack and index were not synced: %q", calls)
+	}
+	// The commit and its trees are in that pack, none loose; the blob
+	// is loose or in it.
+	inPack := append(treesOf(t, path, commit), commit)
+	if !loose {
+		inPack = append(inPack, blob)
+	}
+	for _, o := range inPack {
+		if fileExists(looseObject(path, o)) {
+			t.Errorf("object %s is loose", o)
+		}
+	}
+	if fileExists(looseObject(path, blob)) != loose {
+		t.Errorf("blob loose: %v, want %v", !loose, loose)
+	}
+	out := gittest.Git(t, path, "verify-pack", "-v", packOf(t, path, commit))
+	if !strings.Contains(out, commit+" commit") || strings.Contains(out, blob+" blob") == loose {
+		t.Errorf("the commit (and the small blob) are not in its pack:\n%s", out)
+	}
+	// The pack, its index and the ref's lock, then the folders of every
+	// object (a loose blob's too), then the ref's folder.
+	files := []string{pack, idx, "file refs/heads/main.lock"}
+	dirs := []string{"dir objects", "dir objects/pack"}
+	if loose {
+		dirs = append(dirs, "dir objects/"+blob[:2])
+	}
+	last := indexOf(calls, "dir refs/heads")
+	if last < 0 {
+		t.Fatalf("the branch's folder was not synced: %q", calls)
+	}
+	for _, f := range files {
+		i := indexOf(calls, f)
+		for _, d := range dirs {
+			if j := indexOf(calls, d); i < 0 || j < 0 || i > j {
+				t.Errorf("%q (at %d) is not synced before %q (at %d): %q", f, i, d, j, calls)
 			}
-			var pack, idx string
-			for _, c := range calls {
-				switch {
-				case strings.HasPrefix(c, "file objects/pack/"+tempPackPrefix):
-					pack = c
-				case strings.HasPrefix(c, "file objects/pack/"+tempIdxPrefix):
-					idx = c
-				}
-			}
-			if pack == "" || idx == "" {
-				t.Fatalf("the group's pack and index were not synced: %q", calls)
-			}
-			// The commit and its trees are in that pack, none loose.
-			for _, o := range append(treesOf(t, path, res.Commit), res.Commit) {
-				if fileExists(looseObject(path, o)) {
-					t.Errorf("object %s is loose", o)
-				}
-			}
-			if out := gittest.Git(t, path, "verify-pack", "-v", packOf(t, path, res.Commit)); !strings.Contains(out, res.Commit+" commit") {
-				t.Errorf("the commit is not in its pack:\n%s", out)
-			}
-			// The pack, its index and the ref's lock, then the folders of
-			// every object (the blob's too), then the ref's folder.
-			files := []string{pack, idx, "file refs/heads/main.lock"}
-			dirs := []string{"dir objects", "dir objects/" + blob[:2], "dir objects/pack"}
-			last := indexOf(calls, "dir refs/heads")
-			if last < 0 {
-				t.Fatalf("the branch's folder was not synced: %q", calls)
-			}
-			for _, f := range files {
-				i := indexOf(calls, f)
-				for _, d := range dirs {
-					if j := indexOf(calls, d); i < 0 || j < 0 || i > j {
-						t.Errorf("%q (at %d) is not synced before %q (at %d): %q", f, i, d, j, calls)
-					}
-				}
-			}
-			for _, d := range dirs {
-				if j := indexOf(calls, d); j > last {
-					t.Errorf("%q synced after the branch's folder", d)
-				}
-			}
-			for _, c := range calls[last+1:] {
-				// In sync mode the push, after the commit was durable,
-				// moves the remote-tracking ref.
-				if !strings.HasPrefix(c, "file refs/remotes/") && !strings.HasPrefix(c, "dir refs/remotes/") {
-					t.Errorf("sync after the branch's folder: %q", c)
-				}
-			}
-			if got := gittest.Git(t, path, "cat-file", "-t", res.Commit); got != "commit" {
-				t.Errorf("cat-file -t = %q", got)
-			}
-		})
+		}
+	}
+	for _, d := range dirs {
+		if j := indexOf(calls, d); j > last {
+			t.Errorf("%q synced after the branch's folder", d)
+		}
+	}
+	for _, c := range calls[last+1:] {
+		// In sync mode the push, after the commit was durable, moves the
+		// remote-tracking ref.
+		if !strings.HasPrefix(c, "file refs/remotes/") && !strings.HasPrefix(c, "dir refs/remotes/") {
+			t.Errorf("sync after the branch's folder: %q", c)
+		}
+	}
+	if got := gittest.Git(t, path, "cat-file", "-t", commit); got != "commit" {
+		t.Errorf("cat-file -t = %q", got)
 	}
 }
 
@@ -469,33 +490,49 @@ func TestOldLooseBlobFreshened(t *testing.T) {
 	gittest.Fsck(t, path)
 }
 
-// TestCommitData: a small file handed over as bytes (a record) is
-// committed as they are, beside a file from disk, and as durably: its
-// loose object is synced too before the commit returns.
+// TestCommitData: a file handed over as bytes (a record) is committed
+// as they are, beside a file from disk, and as durably: small, both go
+// into the group's pack, no loose file of their own; above packBlobMax,
+// each is a loose object synced before the commit returns.
 func TestCommitData(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "clone.git")
-	s := &syncLog{repo: path}
-	r := open(t, Options{Path: path, GCEvery: -1, Syncer: s})
-	s.reset()
-	file, p := media(t, 3000)
-	data := []byte(`{"sha256":"` + strings.Repeat("ab", 32) + `"}`)
-	c := upload(file, p)
-	c.Add = append(c.Add, Blob{Path: "_data/spano/ab/ab/x.json", Data: data})
-	res, err := r.Commit(context.Background(), c)
-	if err != nil {
-		t.Fatal(err)
+	for _, size := range []int{3000, packBlobMax + 1} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "clone.git")
+			s := &syncLog{repo: path}
+			r := open(t, Options{Path: path, GCEvery: -1, Syncer: s})
+			s.reset()
+			file, p := media(t, size)
+			data := []byte(`{"sha256":"` + strings.Repeat("ab", 32) + `"}`)
+			data = append(data, bytes.Repeat([]byte(" "), size-len(data))...)
+			c := upload(file, p)
+			c.Add = append(c.Add, Blob{Path: "_data/spano/ab/ab/x.json", Data: data})
+			res, err := r.Commit(context.Background(), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := gittest.Git(t, path, "show", res.Commit+":_data/spano/ab/ab/x.json"); got != strings.TrimSpace(string(data)) {
+				t.Errorf("committed %.80q, want %.80q", got, data)
+			}
+			blobs := 0
+			for _, call := range s.snapshot() {
+				if strings.HasPrefix(call, "file objects/"+tempBlobPrefix) {
+					blobs++
+				}
+			}
+			want := 0
+			if size > packBlobMax {
+				want = 2
+			}
+			if blobs != want {
+				t.Errorf("%d loose blob files synced, want %d (the file and the bytes): %q", blobs, want, s.snapshot())
+			}
+			pack := gittest.Git(t, path, "verify-pack", "-v", packOf(t, path, res.Commit))
+			for _, b := range []string{blobOf(t, path, p), blobOf(t, path, "_data/spano/ab/ab/x.json")} {
+				if inPack := strings.Contains(pack, b+" blob"); inPack != (want == 0) {
+					t.Errorf("blob %s in the group's pack: %v", b, inPack)
+				}
+			}
+			gittest.Fsck(t, path)
+		})
 	}
-	if got := gittest.Git(t, path, "show", res.Commit+":_data/spano/ab/ab/x.json"); got != string(data) {
-		t.Errorf("committed %q, want %q", got, data)
-	}
-	blobs := 0
-	for _, call := range s.snapshot() {
-		if strings.HasPrefix(call, "file objects/"+tempBlobPrefix) {
-			blobs++
-		}
-	}
-	if blobs != 2 {
-		t.Errorf("%d blob files synced, want 2 (the file and the bytes): %q", blobs, s.snapshot())
-	}
-	gittest.Fsck(t, path)
 }

@@ -54,10 +54,22 @@ func (r *Repo) WriteBlob(ctx context.Context, file string) (StoredBlob, error) {
 	return StoredBlob{Hash: h.String(), SHA256: hex.EncodeToString(sum.Sum(nil)), Size: n}, nil
 }
 
-// writeBlobs writes the blobs of bs that have no Hash yet, at once: an
-// upload's file and its record are synced in one round, not two.
-func (r *Repo) writeBlobs(ctx context.Context, bs []Blob) ([]plumbing.Hash, error) {
-	hashes := make([]plumbing.Hash, len(bs))
+// packBlobMax is the largest blob a commit carries to the writer in
+// memory, to be written in the group's pack with its trees and commit;
+// larger ones are written loose, before the commit, by the caller, so
+// that a large upload does not hold up the writer. A screenshot, a
+// record and most thumbnails are under it: each is then no file of its
+// own (create, write, sync, rename, its folder synced), only bytes in the
+// one pack the group syncs once.
+const packBlobMax = 1 << 20
+
+// writeBlobs writes the blobs of bs that have no Hash yet, at once (an
+// upload's file and its record are synced in one round, not two), or,
+// those of up to packBlobMax bytes, reads them into memory objects for
+// the writer to pack. hashes[i] is the hash of bs[i].
+func (r *Repo) writeBlobs(ctx context.Context, bs []Blob) (hashes []plumbing.Hash, packed []plumbing.EncodedObject, err error) {
+	hashes = make([]plumbing.Hash, len(bs))
+	inMemory := make([]plumbing.EncodedObject, len(bs))
 	errs := make([]error, len(bs))
 	var wg sync.WaitGroup
 	for i, b := range bs {
@@ -65,14 +77,16 @@ func (r *Repo) writeBlobs(ctx context.Context, bs []Blob) ([]plumbing.Hash, erro
 			hashes[i] = plumbing.NewHash(b.Hash)
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
+			obj, err := smallBlob(b)
 			var h plumbing.Hash
-			var err error
-			if b.Data != nil {
+			switch {
+			case err != nil:
+			case obj != nil:
+				h, inMemory[i] = obj.Hash(), obj
+			case b.Data != nil:
 				h, _, err = r.writeObject(ctx, bytes.NewReader(b.Data), int64(len(b.Data)), nil)
-			} else {
+			default:
 				h, _, err = r.writeBlob(ctx, b.File, nil)
 			}
 			if err != nil {
@@ -80,10 +94,45 @@ func (r *Repo) writeBlobs(ctx context.Context, bs []Blob) ([]plumbing.Hash, erro
 			} else {
 				hashes[i] = h
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	return hashes, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	for _, obj := range inMemory {
+		if obj != nil {
+			packed = append(packed, obj)
+		}
+	}
+	return hashes, packed, nil
+}
+
+// smallBlob returns b as a blob object in memory when it has at most
+// packBlobMax bytes (nil, nil when it has more).
+func smallBlob(b Blob) (plumbing.EncodedObject, error) {
+	obj := &plumbing.MemoryObject{}
+	obj.SetType(plumbing.BlobObject)
+	if b.Data != nil {
+		if len(b.Data) > packBlobMax {
+			return nil, nil
+		}
+		obj.Write(b.Data)
+		return obj, nil
+	}
+	f, err := os.Open(b.File)
+	if err != nil {
+		return nil, fmt.Errorf("write blob: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() > packBlobMax {
+		return nil, err
+	}
+	if n, err := io.Copy(obj, f); err != nil || n != fi.Size() {
+		return nil, fmt.Errorf("write blob: file changed while reading: %d of %d bytes: %v", n, fi.Size(), err)
+	}
+	return obj, nil
 }
 
 // writeBlob streams a local file into the object store as a loose object

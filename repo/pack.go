@@ -18,12 +18,13 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
-// overlay is the writer's object store: the trees and commits of a group
-// are kept in memory, where the later commits of the group read them,
-// and at the end of the group written as one pack file and its index
-// instead of one loose file each (about five per commit, each with its
-// folder, temp file, rename and two syncs). Blobs are not in it:
-// WriteBlob writes them loose, before the commit.
+// overlay is the writer's object store: the trees and commits of a group,
+// and its blobs of up to packBlobMax bytes, are kept in memory, where the
+// later commits of the group read them, and at the end of the group
+// written as one pack file and its index instead of one loose file each
+// (about eight per upload, each with its folder, temp file, rename and
+// two syncs). Larger blobs are not in it: Commit and WriteBlob write them
+// loose, before the commit.
 //
 // The objects of written packs stay in memory until they add up to
 // overlayBytes, then the storage under it is reopened (and reads the
@@ -208,22 +209,10 @@ func writePackData(w io.Writer, objs []plumbing.EncodedObject) ([]packEntry, []b
 	bw.Write(hdr[:])
 	entries := make([]packEntry, len(objs))
 	var body bytes.Buffer
-	zw := getZlib(&body, objectCompression)
-	defer putZlib(zw)
 	for i, obj := range objs {
 		body.Reset()
 		body.Write(packEntryHeader(obj.Type(), obj.Size()))
-		zw.Reset(&body)
-		rd, err := obj.Reader()
-		if err != nil {
-			return nil, nil, fmt.Errorf("pack %s: %w", obj.Hash(), err)
-		}
-		_, err = io.Copy(zw, rd)
-		rd.Close()
-		if err == nil {
-			err = zw.Close()
-		}
-		if err != nil {
+		if err := deflateObject(&body, obj); err != nil {
 			return nil, nil, fmt.Errorf("pack %s: %w", obj.Hash(), err)
 		}
 		entries[i] = packEntry{hash: obj.Hash(), offset: cw.n + int64(bw.Buffered()), crc: crc32.ChecksumIEEE(body.Bytes())}
@@ -237,6 +226,34 @@ func writePackData(w io.Writer, objs []plumbing.EncodedObject) ([]packEntry, []b
 		return nil, nil, err
 	}
 	return entries, s, nil
+}
+
+// deflateObject appends obj's content to body, deflated: a blob that
+// does not deflate (a PNG, a JPEG) in stored blocks, as a loose blob.
+func deflateObject(body *bytes.Buffer, obj plumbing.EncodedObject) error {
+	rd, err := obj.Reader()
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	level := objectCompression
+	var head []byte
+	if obj.Type() == plumbing.BlobObject {
+		head = make([]byte, min(obj.Size(), probeSize))
+		if _, err := io.ReadFull(rd, head); err != nil {
+			return err
+		}
+		level = blobCompression(head)
+	}
+	zw := getZlib(body, level)
+	defer putZlib(zw)
+	if _, err := zw.Write(head); err != nil {
+		return err
+	}
+	if _, err := io.Copy(zw, rd); err != nil {
+		return err
+	}
+	return zw.Close()
 }
 
 // writePackIndex writes the version 2 index of a pack: magic and

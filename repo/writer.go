@@ -224,6 +224,7 @@ func (w *writer) wait(seq uint64, h plumbing.Hash) <-chan outcome {
 // A commitReq is one Change on its way to the writer, its blobs written.
 type commitReq struct {
 	edits []edit
+	blobs []plumbing.EncodedObject // in memory, for the group's pack
 	msg   Message
 	reply chan commitReply // buffered: the writer never blocks on it
 }
@@ -289,10 +290,10 @@ func (w *writer) commitGroup(reqs []*commitReq) {
 		}
 	}
 	if len(group) > 0 {
-		var blobs []plumbing.Hash
+		var blobs []plumbing.Hash // written loose
 		for _, m := range group {
 			for _, e := range m.req.edits {
-				if !e.delete() {
+				if !e.delete() && !slices.ContainsFunc(m.req.blobs, func(b plumbing.EncodedObject) bool { return b.Hash() == e.blob }) {
 					blobs = append(blobs, e.blob)
 				}
 			}
@@ -328,6 +329,11 @@ func (w *writer) commitOne(req *commitReq) (made, *commitReply, error) {
 	root, err := w.headTree()
 	if err != nil {
 		return made{}, nil, err
+	}
+	for _, b := range req.blobs {
+		if _, err := w.ob.SetEncodedObject(b); err != nil {
+			return made{}, nil, err
+		}
 	}
 	tree, err := applyEdits(w.ob, root, req.edits, editOptions{})
 	if err != nil {
