@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/zlib"
 )
@@ -23,6 +24,10 @@ import (
 // and writes 2-5% more bytes than 7 on screenshots' thumbnails; level 8
 // matches image/png's bytes at image/png's cost.
 const pngLevel = 7
+
+// pngZlib keeps encodePNG's compressors: a new one allocates and clears
+// about a megabyte of tables.
+var pngZlib sync.Pool
 
 // idatChunk is the largest IDAT chunk written; a thumbnail's data is
 // split across as many as it needs.
@@ -49,10 +54,16 @@ func encodePNG(w io.Writer, img image.Image) error {
 	width, height := img.Bounds().Dx(), img.Bounds().Dy()
 
 	var idat bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&idat, pngLevel)
-	if err != nil {
-		return err
+	zw, _ := pngZlib.Get().(*zlib.Writer)
+	if zw == nil {
+		var err error
+		if zw, err = zlib.NewWriterLevel(&idat, pngLevel); err != nil {
+			return err
+		}
+	} else {
+		zw.Reset(&idat)
 	}
+	defer pngZlib.Put(zw)
 	n := width * bpp
 	prev, cur := make([]byte, n), make([]byte, n)
 	var filtered [5][]byte
