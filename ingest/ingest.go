@@ -213,9 +213,6 @@ type upload struct {
 
 func (u *upload) cleanup() {
 	u.cleanupMedia()
-	for _, t := range u.img.Thumbnails {
-		os.Remove(t.Path)
-	}
 	for _, f := range u.temp {
 		os.Remove(f)
 	}

@@ -141,9 +141,6 @@ func (u *upload) cleanupMedia() {
 	if u.poster != "" {
 		os.Remove(u.poster)
 	}
-	for _, t := range u.posterImg.Thumbnails {
-		os.Remove(t.Path)
-	}
 }
 
 // isVideo reports whether t is a type whose container package video reads.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"spano/gpsstrip"
@@ -212,15 +213,9 @@ func (p *Pipeline) place(u *upload) (repo.Change, error) {
 	}
 	// Variants in the order draft listed them: the image's thumbnails,
 	// then the poster's.
-	files := make([]string, 0, len(u.img.Thumbnails)+len(u.posterImg.Thumbnails))
-	for _, t := range u.img.Thumbnails {
-		files = append(files, t.Path)
-	}
-	for _, t := range u.posterImg.Thumbnails {
-		files = append(files, t.Path)
-	}
-	for i, f := range files {
-		c.Add = append(c.Add, repo.Blob{Path: u.rec.Variants[i].Path, File: f})
+	variants := slices.Concat(u.img.Thumbnails, u.posterImg.Thumbnails)
+	for i, t := range variants {
+		c.Add = append(c.Add, repo.Blob{Path: u.rec.Variants[i].Path, Data: t.Data})
 	}
 	if u.poster != "" {
 		c.Add = append(c.Add, repo.Blob{Path: p.posterPath(u.rec.SHA256, 0, "jpg"), File: u.poster})

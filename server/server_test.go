@@ -153,7 +153,7 @@ func newEnv(t *testing.T, opt envOptions) *env {
 	if err := os.MkdirAll(filepath.Join(e.data, "tmp", "thumbs"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	maker, err := thumbs.New(thumbs.Options{Widths: opt.widths, MaxPixels: opt.maxPixels, TempDir: filepath.Join(e.data, "tmp", "thumbs")})
+	maker, err := thumbs.New(thumbs.Options{Widths: opt.widths, MaxPixels: opt.maxPixels})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -211,7 +211,7 @@ func TestDecodeMemoryBudget(t *testing.T) {
 		{"image over the budget waits for all of it", 100 << 10, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := New(Options{Widths: []int{100}, MaxPixels: 1 << 30, DecodeMemory: tt.budget, TempDir: t.TempDir()})
+			m, err := New(Options{Widths: []int{100}, MaxPixels: 1 << 30, DecodeMemory: tt.budget})
 			if err != nil {
 				t.Fatal(err)
 			}

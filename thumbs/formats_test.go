@@ -51,7 +51,7 @@ func TestFormatPairs(t *testing.T) {
 		for _, f := range []string{FormatSame, FormatWebP, FormatAVIF} {
 			t.Run(fmt.Sprintf("%s to %s", s.name, f), func(t *testing.T) {
 				t.Parallel()
-				m, err := New(Options{Widths: []int{200, 100}, Formats: []string{f}, MaxPixels: 1 << 24, TempDir: t.TempDir()})
+				m, err := New(Options{Widths: []int{200, 100}, Formats: []string{f}, MaxPixels: 1 << 24})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -86,7 +86,7 @@ func TestFormatsOption(t *testing.T) {
 	if _, err := New(Options{Formats: []string{"jxl"}, MaxPixels: 1}); err == nil {
 		t.Error("New accepted format jxl")
 	}
-	m, err := New(Options{Widths: []int{100}, Formats: []string{"webp", "same", "webp"}, MaxPixels: 1 << 24, TempDir: t.TempDir()})
+	m, err := New(Options{Widths: []int{100}, Formats: []string{"webp", "same", "webp"}, MaxPixels: 1 << 24})
 	if err != nil {
 		t.Fatal(err)
 	}

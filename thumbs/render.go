@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"image"
 	"math"
-	"os"
 	"slices"
 	"sync"
 
@@ -110,24 +109,14 @@ func (m *Maker) render(ctx context.Context, path string, h header, plan []step) 
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		removeAll(out)
 		return nil, fmt.Errorf("thumbnail %s: %w", path, err)
 	}
 	slices.SortStableFunc(out, func(a, b Thumbnail) int { return a.Width - b.Width })
 	return out, nil
 }
 
-func removeAll(ts []Thumbnail) {
-	for _, t := range ts {
-		if t.Path != "" {
-			os.Remove(t.Path)
-		}
-	}
-}
-
-// write encodes img in format f to a new file in the temp dir, after the
-// markup check on the encoded bytes. A JPEG carries the source's colour
-// profile.
+// write encodes img in format f and checks the encoded bytes for markup.
+// A JPEG carries the source's colour profile.
 func (m *Maker) write(img image.Image, f string, h header) (Thumbnail, error) {
 	b := img.Bounds()
 	t := Thumbnail{Size: Size{Width: b.Dx(), Height: b.Dy()}}
@@ -156,19 +145,7 @@ func (m *Maker) write(img image.Image, f string, h header) (Thumbnail, error) {
 	if err := checkMarkup("thumbnail", buf.Bytes()); err != nil {
 		return Thumbnail{}, err
 	}
-	file, err := os.CreateTemp(m.tempDir, fmt.Sprintf("thumb-*-%dw.%s", t.Width, t.Ext))
-	if err != nil {
-		return Thumbnail{}, fmt.Errorf("create: %w", err)
-	}
-	_, err = file.Write(buf.Bytes())
-	if cerr := file.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(file.Name())
-		return Thumbnail{}, fmt.Errorf("write %s: %w", file.Name(), err)
-	}
-	t.Path = file.Name()
+	t.Data = buf.Bytes()
 	return t, nil
 }
 

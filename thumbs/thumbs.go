@@ -23,7 +23,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
 
@@ -73,10 +72,6 @@ type Options struct {
 	// 0 means 32 MiB. A decode that needs more than the whole budget
 	// waits until it has the budget to itself.
 	DecodeMemory int64
-	// TempDir is where thumbnail files are written; empty means
-	// os.TempDir(). It should be on the same file system as the
-	// repository's work area so that callers can rename instead of copy.
-	TempDir string
 }
 
 // Maker checks images and makes thumbnails. It is safe for concurrent use.
@@ -85,7 +80,6 @@ type Maker struct {
 	formats []string
 	quality int
 	max     int64
-	tempDir string
 	sem     chan struct{}
 	mem     *semaphore.Weighted
 	memCap  int64
@@ -105,11 +99,12 @@ type Image struct {
 	Thumbnails []Thumbnail
 }
 
-// Thumbnail is one generated thumbnail file.
+// Thumbnail is one generated thumbnail: its encoded bytes, kept in
+// memory (a 1280 px thumbnail is a few hundred kilobytes; the repository
+// packs such small files without writing them on their own).
 type Thumbnail struct {
 	Size
-	// Path is a new file in Options.TempDir; the caller moves or removes it.
-	Path string
+	Data []byte
 	// Ext is the file extension without the dot: "jpg", "png", "webp"
 	// or "avif".
 	Ext string
@@ -120,7 +115,7 @@ type Thumbnail struct {
 
 // New checks opts and returns a Maker.
 func New(opts Options) (*Maker, error) {
-	m := &Maker{quality: opts.Quality, max: opts.MaxPixels, tempDir: opts.TempDir}
+	m := &Maker{quality: opts.Quality, max: opts.MaxPixels}
 	for _, w := range opts.Widths {
 		if w <= 0 {
 			return nil, fmt.Errorf("thumbs: width %d is not positive", w)
@@ -167,9 +162,6 @@ func New(opts Options) (*Maker, error) {
 	if len(m.formats) == 0 {
 		m.formats = []string{FormatSame}
 	}
-	if m.tempDir == "" {
-		m.tempDir = os.TempDir()
-	}
 	return m, nil
 }
 
@@ -198,10 +190,9 @@ func (m *Maker) Probe(ctx context.Context, path, mimeType string) (Size, error) 
 // Make probes the image at path and, if any configured width is smaller
 // than its displayed width, decodes it once (stopping when ctx is done),
 // applies its EXIF orientation and writes one thumbnail per such width and
-// configured format to a new file in Options.TempDir. An animated GIF
-// gives thumbnails of its first frame. When no thumbnail is due the image
-// is not decoded: Probe's checks are all it gets. The source file is never
-// modified. On error no thumbnail file is left behind.
+// configured format. An animated GIF gives thumbnails of its first frame.
+// When no thumbnail is due the image is not decoded: Probe's checks are
+// all it gets. The source file is never modified.
 func (m *Maker) Make(ctx context.Context, path, mimeType string) (Image, error) {
 	h, err := m.probe(ctx, path, mimeType)
 	if err != nil {

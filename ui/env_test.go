@@ -77,7 +77,7 @@ func newLibrary(t *testing.T) *library {
 	if err := os.MkdirAll(filepath.Join(dir, "tmp", "thumbs"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	maker, err := thumbs.New(thumbs.Options{Widths: []int{160, 320}, MaxPixels: 50_000_000, TempDir: filepath.Join(dir, "tmp", "thumbs")})
+	maker, err := thumbs.New(thumbs.Options{Widths: []int{160, 320}, MaxPixels: 50_000_000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,11 +64,11 @@ func siteMediaURL(cfg config.Config) string {
 	return strings.TrimRight(strings.TrimRight(cfg.Site.URL, "/")+"/"+strings.Trim(cfg.Media.URLPath, "/"), "/")
 }
 
-// newImagesFromConfig is the thumbnail maker, writing into tmp.
-func newImagesFromConfig(cfg config.Config, tmp string) (*thumbs.Maker, error) {
+// newImagesFromConfig is the thumbnail maker.
+func newImagesFromConfig(cfg config.Config) (*thumbs.Maker, error) {
 	m, err := thumbs.New(thumbs.Options{
 		Widths: cfg.Thumbnails.Widths, Formats: cfg.Thumbnails.Formats, Quality: cfg.Thumbnails.Quality,
-		MaxPixels: cfg.Thumbnails.MaxPixels, TempDir: tmp,
+		MaxPixels: cfg.Thumbnails.MaxPixels,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("thumbnails: %w", err)

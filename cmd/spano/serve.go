@@ -166,7 +166,7 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, log *slog.Lo
 		log.Warn("temp files of an earlier run left behind", "err", err)
 	}
 	layout := newLayoutFromConfig(cfg, store)
-	images, err := newImagesFromConfig(cfg, derived)
+	images, err := newImagesFromConfig(cfg)
 	if err != nil {
 		return err
 	}
