@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -350,43 +349,13 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 // writePack writes the objects as a version 2 packfile, without deltas
 // (media does not delta), each object streamed from the store.
 func writePack(w io.Writer, st storer.EncodedObjectStorer, hashes []plumbing.Hash) error {
-	sum := sha1.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(w, sum), 64<<10)
-	var hdr [12]byte
-	copy(hdr[:], "PACK")
-	binary.BigEndian.PutUint32(hdr[4:], 2)
-	binary.BigEndian.PutUint32(hdr[8:], uint32(len(hashes)))
-	if _, err := bw.Write(hdr[:]); err != nil {
-		return err
-	}
-	zw := getZlib(bw, objectCompression)
-	defer putZlib(zw)
-	for _, h := range hashes {
-		obj, err := st.EncodedObject(plumbing.AnyObject, h)
+	_, _, err := writePackData(w, len(hashes), func(i int) (plumbing.EncodedObject, error) {
+		obj, err := st.EncodedObject(plumbing.AnyObject, hashes[i])
 		if err != nil {
-			return fmt.Errorf("pack %s: %w", h, err)
+			return nil, fmt.Errorf("pack %s: %w", hashes[i], err)
 		}
-		if _, err := bw.Write(packEntryHeader(obj.Type(), obj.Size())); err != nil {
-			return err
-		}
-		rd, err := obj.Reader()
-		if err != nil {
-			return fmt.Errorf("pack %s: %w", h, err)
-		}
-		zw.Reset(bw)
-		_, err = io.Copy(zw, rd)
-		rd.Close()
-		if err == nil {
-			err = zw.Close()
-		}
-		if err != nil {
-			return fmt.Errorf("pack %s: %w", h, err)
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	_, err := w.Write(sum.Sum(nil))
+		return obj, nil
+	})
 	return err
 }
 

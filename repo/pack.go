@@ -177,7 +177,7 @@ func writeGroupPack(dir string, objs []plumbing.EncodedObject) (*groupPack, erro
 		return nil, fmt.Errorf("write pack: %w", err)
 	}
 	p := &groupPack{tmpPack: f.Name()}
-	entries, sum, err := writePackData(f, objs)
+	entries, sum, err := writePackData(f, len(objs), func(i int) (plumbing.EncodedObject, error) { return objs[i], nil })
 	if err == nil {
 		err = f.Chmod(0o444) // as git leaves its packs
 	}
@@ -196,27 +196,34 @@ func writeGroupPack(dir string, objs []plumbing.EncodedObject) (*groupPack, erro
 	return p, nil
 }
 
-// writePackData writes the pack and returns where each object is and the
-// pack's checksum, its last 20 bytes.
-func writePackData(w io.Writer, objs []plumbing.EncodedObject) ([]packEntry, []byte, error) {
+// writePackData writes a version 2 pack of n objects, without deltas,
+// get(i) giving the i-th, and returns where each object is and the
+// pack's checksum, its last 20 bytes. Each object is read and deflated
+// on its way out, so memory does not depend on the objects' sizes.
+func writePackData(w io.Writer, n int, get func(i int) (plumbing.EncodedObject, error)) ([]packEntry, []byte, error) {
 	sum := sha1.New()
 	cw := &countWriter{w: io.MultiWriter(w, sum)}
 	bw := bufio.NewWriterSize(cw, 64<<10)
 	var hdr [12]byte
 	copy(hdr[:], "PACK")
 	binary.BigEndian.PutUint32(hdr[4:], 2)
-	binary.BigEndian.PutUint32(hdr[8:], uint32(len(objs)))
+	binary.BigEndian.PutUint32(hdr[8:], uint32(n))
 	bw.Write(hdr[:])
-	entries := make([]packEntry, len(objs))
-	var body bytes.Buffer
-	for i, obj := range objs {
-		body.Reset()
-		body.Write(packEntryHeader(obj.Type(), obj.Size()))
-		if err := deflateObject(&body, obj); err != nil {
+	entries := make([]packEntry, n)
+	crc := crc32.NewIEEE()
+	out := io.MultiWriter(bw, crc)
+	for i := range n {
+		obj, err := get(i)
+		if err != nil {
+			return nil, nil, err
+		}
+		crc.Reset()
+		entries[i] = packEntry{hash: obj.Hash(), offset: cw.n + int64(bw.Buffered())}
+		out.Write(packEntryHeader(obj.Type(), obj.Size()))
+		if err := deflateObject(out, obj); err != nil {
 			return nil, nil, fmt.Errorf("pack %s: %w", obj.Hash(), err)
 		}
-		entries[i] = packEntry{hash: obj.Hash(), offset: cw.n + int64(bw.Buffered()), crc: crc32.ChecksumIEEE(body.Bytes())}
-		bw.Write(body.Bytes())
+		entries[i].crc = crc.Sum32()
 	}
 	if err := bw.Flush(); err != nil {
 		return nil, nil, err
@@ -228,9 +235,9 @@ func writePackData(w io.Writer, objs []plumbing.EncodedObject) ([]packEntry, []b
 	return entries, s, nil
 }
 
-// deflateObject appends obj's content to body, deflated: a blob that
-// does not deflate (a PNG, a JPEG) in stored blocks, as a loose blob.
-func deflateObject(body *bytes.Buffer, obj plumbing.EncodedObject) error {
+// deflateObject writes obj's content to w, deflated: a blob that does
+// not deflate (a PNG, a JPEG) in stored blocks, as a loose blob.
+func deflateObject(w io.Writer, obj plumbing.EncodedObject) error {
 	rd, err := obj.Reader()
 	if err != nil {
 		return err
@@ -245,7 +252,7 @@ func deflateObject(body *bytes.Buffer, obj plumbing.EncodedObject) error {
 		}
 		level = blobCompression(head)
 	}
-	zw := getZlib(body, level)
+	zw := getZlib(w, level)
 	defer putZlib(zw)
 	if _, err := zw.Write(head); err != nil {
 		return err
