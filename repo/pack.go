@@ -115,14 +115,19 @@ func (o *overlay) drop() {
 }
 
 // written closes the group, its pack in place, and reopens the storage
-// when the overlay holds overlayBytes.
-func (o *overlay) written() {
+// when the overlay holds overlayBytes. It returns the group's objects.
+func (o *overlay) written() []plumbing.EncodedObject {
+	objs := make([]plumbing.EncodedObject, len(o.group))
+	for i, h := range o.group {
+		objs[i] = o.mem[h]
+	}
 	o.group = nil
 	if o.bytes >= overlayBytes {
 		o.storage.reopen()
 		o.mem = map[plumbing.Hash]plumbing.EncodedObject{}
 		o.bytes = 0
 	}
+	return objs
 }
 
 // A groupPack is a pack and its index written under temporary names:

@@ -351,7 +351,8 @@ func (p *pusher) attempt(ctx context.Context, to plumbing.Hash) (moved bool, err
 	if remoteHead.IsZero() {
 		from = plumbing.ZeroHash // a new (or deleted) branch: send it all
 	}
-	hashes, err := newObjects(p.st, from, to)
+	st := recentStore{p.st, p.r.recent}
+	hashes, err := newObjects(st, from, to)
 	if err != nil {
 		return false, fmt.Errorf("list objects to push: %w", err)
 	}
@@ -370,7 +371,7 @@ func (p *pusher) attempt(ctx context.Context, to plumbing.Hash) (moved bool, err
 	req.Packfile = pr
 	encoded := make(chan error, 1)
 	go func() {
-		err := writePack(pw, p.st, hashes)
+		err := writePack(pw, st, hashes)
 		pw.CloseWithError(err)
 		encoded <- err
 	}()
@@ -390,6 +391,7 @@ func (p *pusher) attempt(ctx context.Context, to plumbing.Hash) (moved bool, err
 			return false, &refusal{status: p.r.redact(err.Error()), remote: p.r.redact(msgs.text())}
 		}
 	}
+	p.r.recent.forget(hashes)
 	return false, p.pushed(ctx, to)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
@@ -139,7 +140,7 @@ func (p *pusher) pushed(ctx context.Context, head plumbing.Hash) error {
 // Only changed subtrees are read, so a push costs what the commits
 // changed, not what the repository holds (go-git's own push walks the
 // whole history of the remote's refs to find what to leave out).
-func newObjects(st *storage, from, to plumbing.Hash) ([]plumbing.Hash, error) {
+func newObjects(st storer.EncodedObjectStorer, from, to plumbing.Hash) ([]plumbing.Hash, error) {
 	seen := map[plumbing.Hash]bool{}
 	var out []plumbing.Hash
 	add := func(h plumbing.Hash) {

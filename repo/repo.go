@@ -189,6 +189,9 @@ type Repo struct {
 	reader *reader
 
 	pusher *pusher
+	// recent holds the objects committed and not yet pushed, for the
+	// pusher (nil without one).
+	recent *recentObjects
 
 	gc *housekeeper // nil: read-only, or housekeeping off
 
@@ -314,7 +317,7 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	}
 	r.reader = &reader{st: r.newStorage()}
 	if opts.Push != PushOff {
-		r.pusher = newPusher(r)
+		r.pusher, r.recent = newPusher(r), newRecentObjects()
 	}
 	go w.run()
 	if r.pusher != nil {

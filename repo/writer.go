@@ -430,7 +430,9 @@ func (w *writer) setBranch(h, old plumbing.Hash, blobs []plumbing.Hash) error {
 		w.ob.drop()
 		return err
 	}
-	w.ob.written()
+	if objs := w.ob.written(); w.r.pusher != nil {
+		w.r.recent.add(objs)
+	}
 	w.head = h
 	return nil
 }
