@@ -2,6 +2,7 @@ package repo
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,6 +44,9 @@ func applyEdits(s storer.EncodedObjectStorer, root plumbing.Hash, edits []edit, 
 	return h, err
 }
 
+// editTree applies edits, whose paths are relative to prefix, to the
+// tree treeHash (zero: none) and returns the new tree's hash, and whether
+// it is empty (then the hash is zero, and the caller drops the folder).
 func editTree(s storer.EncodedObjectStorer, treeHash plumbing.Hash, prefix string, edits []edit, opt editOptions) (plumbing.Hash, bool, error) {
 	var entries []object.TreeEntry
 	if !treeHash.IsZero() {
@@ -52,107 +56,26 @@ func editTree(s storer.EncodedObjectStorer, treeHash plumbing.Hash, prefix strin
 		}
 		entries = append(entries, t.Entries...)
 	}
-	index := func(name string) int {
-		for i := range entries {
-			if entries[i].Name == name {
-				return i
-			}
-		}
-		return -1
+	groups, err := groupEdits(prefix, edits)
+	if err != nil {
+		return plumbing.ZeroHash, false, err
 	}
-
-	// Group the edits by their first path element, keeping their order.
-	type group struct {
-		name  string
-		leaf  *edit
-		below []edit
-	}
-	var groups []*group
-	byName := map[string]*group{}
-	for _, e := range edits {
-		name, rest, deeper := strings.Cut(e.path, "/")
-		if name == "" || name == "." || name == ".." || (deeper && rest == "") {
-			return plumbing.ZeroHash, false, fmt.Errorf("bad path %q: %w", prefix+e.path, ErrBadPath)
-		}
-		g := byName[name]
-		if g == nil {
-			g = &group{name: name}
-			byName[name] = g
-			groups = append(groups, g)
-		}
-		if deeper {
-			g.below = append(g.below, edit{path: rest, blob: e.blob, mode: e.mode})
-		} else {
-			e := e
-			g.leaf = &e
-		}
-	}
-
 	changed := false
 	for _, g := range groups {
-		i := index(g.name)
 		full := prefix + g.name
-		if g.leaf != nil && len(g.below) > 0 {
+		var c bool
+		switch {
+		case g.leaf != nil && len(g.below) > 0:
 			return plumbing.ZeroHash, false, fmt.Errorf("path %s is both a file and a folder: %w", full, ErrConflict)
+		case g.leaf != nil:
+			entries, c, err = editLeaf(entries, g.name, full, *g.leaf, opt)
+		default:
+			entries, c, err = editFolder(s, entries, g, full, opt)
 		}
-		if g.leaf != nil {
-			e := g.leaf
-			switch {
-			case e.delete() && i < 0:
-				if opt.lenient {
-					continue
-				}
-				return plumbing.ZeroHash, false, fmt.Errorf("delete %s: %w", full, ErrNotFound)
-			case e.delete():
-				if entries[i].Mode == filemode.Dir {
-					return plumbing.ZeroHash, false, fmt.Errorf("delete %s: is a folder: %w", full, ErrConflict)
-				}
-				entries = append(entries[:i], entries[i+1:]...)
-				changed = true
-			case i >= 0:
-				if entries[i].Hash == e.blob && entries[i].Mode == e.mode {
-					continue
-				}
-				if opt.lenient {
-					if opt.conflicts != nil {
-						*opt.conflicts = append(*opt.conflicts, full)
-					}
-					continue
-				}
-				// A path is never overwritten: different bytes always
-				// have a different content-addressed path, so this is a
-				// file someone else put there.
-				return plumbing.ZeroHash, false, fmt.Errorf("add %s: %w", full, ErrConflict)
-			default:
-				entries = append(entries, object.TreeEntry{Name: g.name, Mode: e.mode, Hash: e.blob})
-				changed = true
-			}
-			continue
-		}
-
-		var sub plumbing.Hash
-		if i >= 0 {
-			if entries[i].Mode != filemode.Dir {
-				return plumbing.ZeroHash, false, fmt.Errorf("%s is a file, not a folder: %w", full, ErrConflict)
-			}
-			sub = entries[i].Hash
-		}
-		newSub, empty, err := editTree(s, sub, full+"/", g.below, opt)
 		if err != nil {
 			return plumbing.ZeroHash, false, err
 		}
-		switch {
-		case empty && i >= 0:
-			entries = append(entries[:i], entries[i+1:]...)
-			changed = true
-		case empty:
-		case i >= 0 && newSub != sub:
-			entries[i].Hash = newSub
-			changed = true
-		case i < 0:
-			entries = append(entries, object.TreeEntry{Name: g.name, Mode: filemode.Dir, Hash: newSub})
-			changed = true
-		}
+		changed = changed || c
 	}
 	if !changed && !treeHash.IsZero() {
 		return treeHash, len(entries) == 0, nil
@@ -162,6 +85,103 @@ func editTree(s storer.EncodedObjectStorer, treeHash plumbing.Hash, prefix strin
 	}
 	h, err := writeTree(s, entries)
 	return h, false, err
+}
+
+// editGroup is the edits of one name in a tree: of the file itself
+// (leaf), or of the paths below it.
+type editGroup struct {
+	name  string
+	leaf  *edit
+	below []edit
+}
+
+// groupEdits groups edits by their first path element, in their order.
+func groupEdits(prefix string, edits []edit) ([]*editGroup, error) {
+	var groups []*editGroup
+	byName := map[string]*editGroup{}
+	for _, e := range edits {
+		name, rest, deeper := strings.Cut(e.path, "/")
+		if name == "" || name == "." || name == ".." || (deeper && rest == "") {
+			return nil, fmt.Errorf("bad path %q: %w", prefix+e.path, ErrBadPath)
+		}
+		g := byName[name]
+		if g == nil {
+			g = &editGroup{name: name}
+			byName[name] = g
+			groups = append(groups, g)
+		}
+		if deeper {
+			g.below = append(g.below, edit{path: rest, blob: e.blob, mode: e.mode})
+		} else {
+			g.leaf = &e
+		}
+	}
+	return groups, nil
+}
+
+// entryIndex is the index of the entry called name, -1 for none.
+func entryIndex(entries []object.TreeEntry, name string) int {
+	return slices.IndexFunc(entries, func(e object.TreeEntry) bool { return e.Name == name })
+}
+
+// editLeaf adds or deletes the file name (full: its path) in entries.
+func editLeaf(entries []object.TreeEntry, name, full string, e edit, opt editOptions) ([]object.TreeEntry, bool, error) {
+	i := entryIndex(entries, name)
+	switch {
+	case e.delete() && i < 0:
+		if opt.lenient {
+			return entries, false, nil
+		}
+		return nil, false, fmt.Errorf("delete %s: %w", full, ErrNotFound)
+	case e.delete():
+		if entries[i].Mode == filemode.Dir {
+			return nil, false, fmt.Errorf("delete %s: is a folder: %w", full, ErrConflict)
+		}
+		return slices.Delete(entries, i, i+1), true, nil
+	case i >= 0:
+		if entries[i].Hash == e.blob && entries[i].Mode == e.mode {
+			return entries, false, nil
+		}
+		if opt.lenient {
+			if opt.conflicts != nil {
+				*opt.conflicts = append(*opt.conflicts, full)
+			}
+			return entries, false, nil
+		}
+		// A path is never overwritten: different bytes always have a
+		// different content-addressed path, so this is a file someone
+		// else put there.
+		return nil, false, fmt.Errorf("add %s: %w", full, ErrConflict)
+	}
+	return append(entries, object.TreeEntry{Name: name, Mode: e.mode, Hash: e.blob}), true, nil
+}
+
+// editFolder applies g's edits below the folder g.name (full: its path)
+// in entries, dropping it when they leave it empty.
+func editFolder(s storer.EncodedObjectStorer, entries []object.TreeEntry, g *editGroup, full string, opt editOptions) ([]object.TreeEntry, bool, error) {
+	i := entryIndex(entries, g.name)
+	var sub plumbing.Hash
+	if i >= 0 {
+		if entries[i].Mode != filemode.Dir {
+			return nil, false, fmt.Errorf("%s is a file, not a folder: %w", full, ErrConflict)
+		}
+		sub = entries[i].Hash
+	}
+	newSub, empty, err := editTree(s, sub, full+"/", g.below, opt)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case empty && i >= 0:
+		return slices.Delete(entries, i, i+1), true, nil
+	case empty:
+		return entries, false, nil
+	case i >= 0 && newSub != sub:
+		entries[i].Hash = newSub
+		return entries, true, nil
+	case i < 0:
+		return append(entries, object.TreeEntry{Name: g.name, Mode: filemode.Dir, Hash: newSub}), true, nil
+	}
+	return entries, false, nil
 }
 
 // writeTree stores a tree whose entries are sorted the way git sorts
