@@ -99,16 +99,23 @@ func classify(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	for _, c := range []func(error) *Error{classifyRequest, classifyToken, classifyContent, classifyRepo} {
+		if e := c(err); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// classifyRequest maps errors of the request and its body.
+func classifyRequest(err error) *Error {
 	var (
 		maxBytes *http.MaxBytesError
 		size     *hashstore.SizeError
 		typ      *hashstore.TypeError
-		veto     *hooks.VetoError
 		git      *objstore.GitLimitError
-		blocked  *repo.PushBlockedError
 	)
 	switch {
-	// Request and body.
 	case errors.As(err, &size):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: codeInvalidRequest,
 			Description: fmt.Sprintf("file is larger than %d bytes", size.Limit), Err: err}
@@ -134,8 +141,13 @@ func classify(err error) *Error {
 			Description: "file type is not accepted", Err: err}
 	case errors.Is(err, hashstore.ErrBadPath), errors.Is(err, repo.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: codeNotFound, Description: "not found", Err: err}
+	}
+	return nil
+}
 
-	// Tokens.
+// classifyToken maps errors of the access token.
+func classifyToken(err error) *Error {
+	switch {
 	case errors.Is(err, indieauth.ErrNoToken):
 		return &Error{Status: http.StatusUnauthorized, Code: codeUnauthorized,
 			Description: "an access token is required",
@@ -158,8 +170,16 @@ func classify(err error) *Error {
 	case errors.Is(err, indieauth.ErrMisconfigured):
 		return &Error{Status: http.StatusInternalServerError, Code: codeServerError,
 			Description: "token verification is misconfigured", Err: err}
+	}
+	return nil
+}
 
-	// Content checks.
+// classifyContent maps the checks of the file's content and the upload hooks' vetoes.
+func classifyContent(err error) *Error {
+	var (
+		veto *hooks.VetoError
+	)
+	switch {
 	case errors.Is(err, thumbs.ErrTooManyPixels):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalidRequest,
 			Description: "image has too many pixels", Err: err}
@@ -181,8 +201,16 @@ func classify(err error) *Error {
 	case errors.As(err, &veto):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalidRequest,
 			Description: veto.Message, Err: err}
+	}
+	return nil
+}
 
-	// Repository.
+// classifyRepo maps errors of the repository, the push and object storage.
+func classifyRepo(err error) *Error {
+	var (
+		blocked *repo.PushBlockedError
+	)
+	switch {
 	case errors.As(err, &blocked):
 		return unavailable(blocked.Error(), err)
 	case errors.Is(err, objstore.ErrUnavailable):
