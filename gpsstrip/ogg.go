@@ -27,13 +27,7 @@ var oggCommentPrefix = []struct{ ident, comment string }{
 // overwritten with spaces and the CRC of every touched page is renewed.
 // Only the header pages at the start of the file are read.
 func planOgg(ctx context.Context, e *editor) error {
-	type stream struct {
-		prefix  string
-		packets int      // packets completed so far
-		segs    [][]byte // pieces of the packet being assembled, slices of pages
-		done    bool
-	}
-	streams := map[uint32]*stream{}
+	streams := map[uint32]*oggStream{}
 	var pages [][]byte // page buffers, edited in place
 	var offs []int64
 	off, kept := int64(0), int64(0)
@@ -44,20 +38,7 @@ func planOgg(ctx context.Context, e *editor) error {
 		if n > maxOggPages {
 			return malformed("ogg: comment headers not found in %d pages", maxOggPages)
 		}
-		h, err := e.read(off, 27)
-		if err != nil || string(h[:4]) != "OggS" {
-			return malformed("ogg: no page at %d", off)
-		}
-		nseg := int64(h[26])
-		lacing, err := e.read(off+27, nseg)
-		if err != nil {
-			return err
-		}
-		var body int64
-		for _, l := range lacing {
-			body += int64(l)
-		}
-		page, err := e.read(off, 27+nseg+body)
+		h, lacing, page, err := readOggPage(e, off)
 		if err != nil {
 			return err
 		}
@@ -67,55 +48,99 @@ func planOgg(ctx context.Context, e *editor) error {
 			if h[5]&0x02 == 0 { // not a first page: all headers are behind us
 				break
 			}
-			s = &stream{}
+			s = &oggStream{}
 			streams[serial] = s
 		}
 		if kept += int64(len(page)); kept > maxBlock {
 			return malformed("ogg: comment headers not found in %d bytes", maxBlock)
 		}
 		pages, offs = append(pages, page), append(offs, off)
-		p := int(27 + nseg)
-		for _, l := range lacing {
-			if s.done {
-				break
-			}
-			s.segs = append(s.segs, page[p:p+int(l)])
-			p += int(l)
-			if l == 255 {
-				continue // packet goes on
-			}
-			packet := bytes.Join(s.segs, nil)
-			switch s.packets {
-			case 0:
-				s.prefix = "?"
-				for _, c := range oggCommentPrefix {
-					if bytes.HasPrefix(packet, []byte(c.ident)) {
-						s.prefix = c.comment
-					}
-				}
-				s.done = s.prefix == "?" // unknown codec: no comments to look at
-			case 1:
-				if bytes.HasPrefix(packet, []byte(s.prefix)) {
-					blankLocationComments(packet[len(s.prefix):], s.prefix == "\x04")
-					scatter(packet, s.segs)
-				}
-				s.done = true
-			}
-			s.packets++
-			s.segs = nil
-		}
+		s.take(page, lacing)
 		off += int64(len(page))
-		if allDone := func() bool {
-			for _, s := range streams {
-				if !s.done {
-					return false
-				}
-			}
-			return true
-		}(); allDone && h[5]&0x02 == 0 {
+		if h[5]&0x02 == 0 && allOggDone(streams) {
 			break
 		}
 	}
+	return rewriteOggPages(e, pages, offs)
+}
+
+// oggStream is one logical stream's headers as planOgg reads them.
+type oggStream struct {
+	prefix  string
+	packets int      // packets completed so far
+	segs    [][]byte // pieces of the packet being assembled, slices of pages
+	done    bool
+}
+
+// readOggPage reads the page at off: its 27-byte header, its lacing
+// values and the whole page.
+func readOggPage(e *editor, off int64) (h, lacing, page []byte, err error) {
+	h, err = e.read(off, 27)
+	if err != nil || string(h[:4]) != "OggS" {
+		return nil, nil, nil, malformed("ogg: no page at %d", off)
+	}
+	nseg := int64(h[26])
+	if lacing, err = e.read(off+27, nseg); err != nil {
+		return nil, nil, nil, err
+	}
+	var body int64
+	for _, l := range lacing {
+		body += int64(l)
+	}
+	if page, err = e.read(off, 27+nseg+body); err != nil {
+		return nil, nil, nil, err
+	}
+	return h, lacing, page, nil
+}
+
+// take assembles s's packets from the segments of page: the first names
+// the codec, the second is its comment header, whose location comments
+// are blanked in place (in the page buffers it was joined from).
+func (s *oggStream) take(page, lacing []byte) {
+	p := 27 + len(lacing)
+	for _, l := range lacing {
+		if s.done {
+			return
+		}
+		s.segs = append(s.segs, page[p:p+int(l)])
+		p += int(l)
+		if l == 255 {
+			continue // packet goes on
+		}
+		packet := bytes.Join(s.segs, nil)
+		switch s.packets {
+		case 0:
+			s.prefix = "?"
+			for _, c := range oggCommentPrefix {
+				if bytes.HasPrefix(packet, []byte(c.ident)) {
+					s.prefix = c.comment
+				}
+			}
+			s.done = s.prefix == "?" // unknown codec: no comments to look at
+		case 1:
+			if bytes.HasPrefix(packet, []byte(s.prefix)) {
+				blankLocationComments(packet[len(s.prefix):], s.prefix == "\x04")
+				scatter(packet, s.segs)
+			}
+			s.done = true
+		}
+		s.packets++
+		s.segs = nil
+	}
+}
+
+func allOggDone(streams map[uint32]*oggStream) bool {
+	for _, s := range streams {
+		if !s.done {
+			return false
+		}
+	}
+	return true
+}
+
+// rewriteOggPages plans the pages that changed, each with its CRC made
+// again.
+func rewriteOggPages(e *editor, pages [][]byte, offs []int64) error {
 	for i, page := range pages {
 		old, err := e.read(offs[i], int64(len(page)))
 		if err != nil {
