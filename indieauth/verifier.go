@@ -131,7 +131,6 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 	v := &Verifier{
 		me:       me,
 		bearer:   opts.IntrospectionBearer,
-		client:   opts.HTTPClient,
 		log:      opts.Logger,
 		now:      opts.Now,
 		ttl:      opts.CacheTTL,
@@ -141,24 +140,7 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 			token:         opts.TokenEndpoint,
 		},
 	}
-	if v.client == nil {
-		v.client = &http.Client{Timeout: endpointTimeout, CheckRedirect: checkRedirect}
-	} else {
-		// A given client keeps its transport and timeout, but never takes
-		// a token off the endpoint's host.
-		c := *v.client
-		theirs := c.CheckRedirect
-		c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-			if err := sameHostWithToken(req, via); err != nil {
-				return err
-			}
-			if theirs != nil {
-				return theirs(req, via)
-			}
-			return defaultCheckRedirect(via)
-		}
-		v.client = &c
-	}
+	v.client = endpointClient(opts.HTTPClient)
 	v.initLimits(opts)
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
@@ -177,12 +159,8 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 	}
 	v.flights.m = make(map[[sha256.Size]byte]*flight)
 
-	for i, s := range opts.Static {
-		d, err := hex.DecodeString(strings.TrimSpace(s.SHA256))
-		if err != nil || len(d) != sha256.Size {
-			return nil, fmt.Errorf("indieauth: auth.tokens[%d].sha256: want 64 hex characters", i)
-		}
-		v.static = append(v.static, staticToken{digest: d, scopes: splitScope(s.Scope)})
+	if v.static, err = staticTokens(opts.Static); err != nil {
+		return nil, err
 	}
 	for _, ep := range []struct{ key, url string }{
 		{"auth.introspection_endpoint", opts.IntrospectionEndpoint},
@@ -210,6 +188,40 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 		go v.refreshLoop(ctx, every, err != nil)
 	}
 	return v, nil
+}
+
+// endpointClient is the client for the endpoints: c (nil: one with
+// endpointTimeout), which never takes a token off the endpoint's host on
+// a redirect. A given client keeps its transport and timeout.
+func endpointClient(c *http.Client) *http.Client {
+	if c == nil {
+		return &http.Client{Timeout: endpointTimeout, CheckRedirect: checkRedirect}
+	}
+	own := *c
+	theirs := own.CheckRedirect
+	own.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := sameHostWithToken(req, via); err != nil {
+			return err
+		}
+		if theirs != nil {
+			return theirs(req, via)
+		}
+		return defaultCheckRedirect(via)
+	}
+	return &own
+}
+
+// staticTokens reads the auth.tokens list.
+func staticTokens(list []StaticToken) ([]staticToken, error) {
+	var out []staticToken
+	for i, s := range list {
+		d, err := hex.DecodeString(strings.TrimSpace(s.SHA256))
+		if err != nil || len(d) != sha256.Size {
+			return nil, fmt.Errorf("indieauth: auth.tokens[%d].sha256: want 64 hex characters", i)
+		}
+		out = append(out, staticToken{digest: d, scopes: splitScope(s.Scope)})
+	}
+	return out, nil
 }
 
 // Mode describes how tokens are verified, for the start-up log.
