@@ -157,7 +157,9 @@ func newObjects(st storer.EncodedObjectStorer, from, to plumbing.Hash) ([]plumbi
 			return m, nil
 		}
 		m, err := treeEntries(st, h)
-		trees[h] = m
+		if err == nil {
+			trees[h] = m
+		}
 		return m, err
 	}
 	var c *object.Commit

@@ -189,7 +189,7 @@ func (m *Maker) Probe(ctx context.Context, path, mimeType string) (Size, error) 
 
 // Make probes the image at path and, if any configured width is smaller
 // than its displayed width, decodes it once (stopping when ctx is done),
-// applies its EXIF orientation and writes one thumbnail per such width and
+// applies its EXIF orientation and encodes one thumbnail per such width and
 // configured format. An animated GIF gives thumbnails of its first frame.
 // When no thumbnail is due the image is not decoded: Probe's checks are
 // all it gets. The source file is never modified.
