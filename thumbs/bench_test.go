@@ -197,16 +197,8 @@ func psnr(a, b *image.NRGBA) float64 {
 // leaves the photo.
 func maskedPNG(b *testing.B, mask uint8) []byte {
 	b.Helper()
-	src := testphoto.Paint(640, 480)
-	img := image.NewRGBA(src.Rect)
-	for i, v := range src.Pix {
-		img.Pix[i] = v & mask
-	}
-	for i := 3; i < len(img.Pix); i += 4 {
-		img.Pix[i] = 0xff
-	}
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
+	if err := png.Encode(&buf, testphoto.Cut(640, 480, mask)); err != nil {
 		b.Fatal(err)
 	}
 	return buf.Bytes()

@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"hash/crc32"
-	"image"
 	"image/jpeg"
 	"image/png"
 	"io"
@@ -212,18 +211,10 @@ func distinctJPEG(base []byte, n int64) []byte {
 // colours cut to a few levels, the nearest of a few cuts, so that it is
 // large enough for thumbnails and small in bytes, as a screenshot is.
 func flatPNG(size int) []byte {
-	src := testphoto.Paint(640, 480)
 	var best []byte
 	for _, mask := range []uint8{0xfc, 0xf8, 0xf0, 0xe0, 0xc0, 0x80} {
-		img := image.NewRGBA(src.Rect)
-		for i, v := range src.Pix {
-			img.Pix[i] = v & mask
-		}
-		for i := 3; i < len(img.Pix); i += 4 {
-			img.Pix[i] = 0xff // opaque, as a screenshot is
-		}
 		var buf bytes.Buffer
-		if err := png.Encode(&buf, img); err != nil {
+		if err := png.Encode(&buf, testphoto.Cut(640, 480, mask)); err != nil {
 			log.Fatal(err)
 		}
 		if best == nil || abs(buf.Len()-size) < abs(len(best)-size) {

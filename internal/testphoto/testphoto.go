@@ -35,6 +35,19 @@ func Paint(w, h int) *image.RGBA {
 	return img
 }
 
+// Cut returns Paint's w×h photo with each colour channel cut by mask
+// (0x80 leaves two levels a channel: as few colours as a screenshot has)
+// and every pixel opaque.
+func Cut(w, h int, mask uint8) *image.RGBA {
+	img := Paint(w, h)
+	for i := range img.Pix {
+		if i%4 != 3 {
+			img.Pix[i] &= mask
+		}
+	}
+	return img
+}
+
 // WithSegment returns the JPEG jpg with a marker segment (APP1 is 0xE1)
 // holding payload inserted right after SOI, where cameras put theirs.
 func WithSegment(jpg []byte, marker byte, payload []byte) []byte {
