@@ -34,8 +34,8 @@ import (
 type overlay struct {
 	*storage
 	mem   map[plumbing.Hash]plumbing.EncodedObject
-	group []plumbing.Hash // written in this group, not yet in a pack
-	bytes int64           // size of the objects in mem
+	group []plumbing.EncodedObject // written in this group, not yet in a pack
+	bytes int64                    // size of the objects in mem
 }
 
 // overlayBytes bounds the memory the overlay holds: about 2,500 commits
@@ -60,7 +60,7 @@ func (o *overlay) SetEncodedObject(obj plumbing.EncodedObject) (plumbing.Hash, e
 	}
 	o.mem[h] = obj
 	o.bytes += obj.Size()
-	o.group = append(o.group, h)
+	o.group = append(o.group, obj)
 	return h, nil
 }
 
@@ -97,19 +97,15 @@ func (o *overlay) writePack(repo string) (*groupPack, error) {
 	if len(o.group) == 0 {
 		return nil, nil
 	}
-	objs := make([]plumbing.EncodedObject, len(o.group))
-	for i, h := range o.group {
-		objs[i] = o.mem[h]
-	}
-	return writeGroupPack(filepath.Join(repo, "objects", "pack"), objs)
+	return writeGroupPack(filepath.Join(repo, "objects", "pack"), o.group)
 }
 
 // drop forgets the group's objects: its commits are not on the branch,
 // and a later group that makes the same objects must write them again.
 func (o *overlay) drop() {
-	for _, h := range o.group {
-		o.bytes -= o.mem[h].Size()
-		delete(o.mem, h)
+	for _, obj := range o.group {
+		o.bytes -= obj.Size()
+		delete(o.mem, obj.Hash())
 	}
 	o.group = nil
 }
@@ -117,10 +113,7 @@ func (o *overlay) drop() {
 // written closes the group, its pack in place, and reopens the storage
 // when the overlay holds overlayBytes. It returns the group's objects.
 func (o *overlay) written() []plumbing.EncodedObject {
-	objs := make([]plumbing.EncodedObject, len(o.group))
-	for i, h := range o.group {
-		objs[i] = o.mem[h]
-	}
+	objs := o.group
 	o.group = nil
 	if o.bytes >= overlayBytes {
 		o.storage.reopen()

@@ -430,7 +430,7 @@ func (w *writer) setBranch(h, old plumbing.Hash, blobs []plumbing.Hash) error {
 		w.ob.drop()
 		return err
 	}
-	if objs := w.ob.written(); w.r.pusher != nil {
+	if objs := w.ob.written(); w.r.recent != nil {
 		w.r.recent.add(objs)
 	}
 	w.head = h
